@@ -1,0 +1,10 @@
+namespace Sync;
+
+/// <summary>The verdict for one table.</summary>
+public enum ComparisonResult
+{
+    Equal,
+    Different,
+    MissingOnDestination,
+    Error,
+}

@@ -1,0 +1,9 @@
+namespace Sync;
+
+/// <summary>The result of one precheck.</summary>
+public enum PrecheckOutcome
+{
+    Passed,
+    Warning,
+    Failed,
+}

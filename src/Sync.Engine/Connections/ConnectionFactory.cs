@@ -1,0 +1,77 @@
+using Npgsql;
+using Sync.Engine.Diagnostics;
+using Sync.Engine.Security;
+using Sync.Engine.Tasks;
+
+namespace Sync.Engine.Connections;
+
+/// <summary>
+/// Builds connections to a task's endpoints with NpgsqlConnectionStringBuilder (never string concatenation)
+/// and turns connection failures into errors that name the endpoint and quote the server's own text.
+/// The connection string itself is never logged or put in a message: it may hold the password.
+/// </summary>
+public sealed class ConnectionFactory(ISecretProtector secrets)
+{
+    public NpgsqlConnectionStringBuilder Build(EndpointDefinition endpoint, string applicationName, bool replication = false)
+    {
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = endpoint.Host,
+            Port = endpoint.Port,
+            Database = endpoint.Database,
+            Username = endpoint.Username,
+            SslMode = Enum.Parse<SslMode>(endpoint.SslMode.ToString()),
+            ApplicationName = endpoint.ApplicationName ?? applicationName,
+            Timeout = 15,
+            CommandTimeout = 0,
+            KeepAlive = 30,
+            TcpKeepAlive = true,
+            Enlist = false,
+            // Our own writes set their session settings on purpose; keep them across pooled reuse.
+            NoResetOnClose = false,
+        };
+        if (endpoint.RootCertificate is not null) builder.RootCertificate = endpoint.RootCertificate;
+        if (endpoint.Passfile is not null) builder.Passfile = endpoint.Passfile;
+        if (endpoint.Password is not null)
+            builder.Password = secrets.Unprotect(endpoint.Password, $"{endpoint}").Reveal();
+        if (replication) builder.Pooling = false;
+        return builder;
+    }
+
+    public NpgsqlDataSource CreateDataSource(EndpointDefinition endpoint, string applicationName, int maxPoolSize = 16)
+    {
+        var builder = Build(endpoint, applicationName);
+        builder.MaxPoolSize = Math.Max(maxPoolSize, 1);
+        return new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
+    }
+
+    /// <summary>Opens a connection, turning failures into a SyncException that names the side and endpoint.</summary>
+    public static async Task<NpgsqlConnection> OpenAsync(NpgsqlDataSource dataSource, ServerSide side, EndpointDefinition endpoint, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            throw ConnectionError(side, endpoint, e);
+        }
+    }
+
+    public static SyncException ConnectionError(ServerSide side, EndpointDefinition endpoint, Exception e)
+    {
+        var info = ErrorClassifier.Classify(e);
+        var id = info.ErrorId switch
+        {
+            ErrorIds.AuthenticationFailed => ErrorIds.AuthenticationFailed,
+            ErrorIds.PermissionDenied => ErrorIds.PermissionDenied,
+            ErrorIds.DatabaseObjectNotFound => side == ServerSide.Source ? ErrorIds.SourceConnectionFailed : ErrorIds.DestinationConnectionFailed,
+            _ => side == ServerSide.Source ? ErrorIds.SourceConnectionFailed : ErrorIds.DestinationConnectionFailed,
+        };
+        var category = info.Category == SyncErrorCategory.AuthenticationError ? SyncErrorCategory.AuthenticationError : SyncErrorCategory.ConnectionError;
+        var retriable = category != SyncErrorCategory.AuthenticationError && info.ErrorId != ErrorIds.DatabaseObjectNotFound;
+        var sideName = side == ServerSide.Source ? "source" : "destination";
+        return new SyncException(id, category, $"Cannot connect to the {sideName} {endpoint}: {info.Message}", endpoint.ToString(), retriable, e,
+            (e as PostgresException)?.SqlState);
+    }
+}

@@ -1,0 +1,84 @@
+using Microsoft.Extensions.Logging;
+using Sync.Engine.Store;
+using Sync.Engine.Tasks;
+
+namespace Sync.Engine.Runtime;
+
+/// <summary>
+/// What a runner sees of its task: the definition (re-read on Reload requests), serialized state updates,
+/// the event log, and the operator's stop requests. <see cref="StopSignal"/> is cancelled by any stop request
+/// (a copy stops at once; a stream finishes its transaction and then drains or pauses as
+/// <see cref="StopRequested"/> says); <see cref="Halt"/> only by a forced stop, which abandons everything.
+/// </summary>
+public sealed class TaskRunContext : IDisposable
+{
+    private readonly SemaphoreSlim _stateGate = new(1, 1);
+    private readonly CancellationTokenSource _halt = new();
+    private readonly CancellationTokenSource _stop = new();
+    private volatile TaskDefinition _definition;
+    private int _stopMode;
+
+    public TaskRunContext(ITaskStore store, TaskDefinition definition, ILoggerFactory loggers, TimeProvider clock)
+    {
+        Store = store;
+        _definition = definition;
+        Loggers = loggers;
+        Clock = clock;
+    }
+
+    public ITaskStore Store { get; }
+    public ILoggerFactory Loggers { get; }
+    public TimeProvider Clock { get; }
+    public TaskDefinition Definition => _definition;
+    public string TaskName => _definition.Name;
+    public CancellationToken Halt => _halt.Token;
+    public CancellationToken StopSignal => _stop.Token;
+    public StopMode StopRequested => (StopMode)Volatile.Read(ref _stopMode);
+
+    /// <summary>Raised (on the control thread) after the definition was re-read.</summary>
+    public event Action<TaskDefinition>? DefinitionChanged;
+
+    public TaskState UpdateState(Func<TaskState, TaskState> change)
+    {
+        _stateGate.Wait();
+        try { return Store.UpdateState(TaskName, change); }
+        finally { _stateGate.Release(); }
+    }
+
+    public void Event(SyncEventKind kind, SyncEventLevel level, string message, IReadOnlyDictionary<string, string>? data = null) =>
+        Store.AppendEvent(TaskName, new TaskEvent { Time = Clock.GetUtcNow(), Kind = kind, Level = level, Message = message, Data = data });
+
+    /// <summary>Records a stop request; a stronger one (Force over Stop over Pause) wins.</summary>
+    public void RequestStop(StopMode mode)
+    {
+        int current;
+        do
+        {
+            current = Volatile.Read(ref _stopMode);
+            if (Rank((StopMode)current) >= Rank(mode)) break;
+        } while (Interlocked.CompareExchange(ref _stopMode, (int)mode, current) != current);
+        _stop.Cancel();
+        if (mode == StopMode.Force) _halt.Cancel();
+    }
+
+    public void ReloadDefinition()
+    {
+        _definition = Store.ReadDefinition(TaskName);
+        DefinitionChanged?.Invoke(_definition);
+    }
+
+    private static int Rank(StopMode mode) => mode switch
+    {
+        StopMode.Force => 3,
+        StopMode.Stop => 2,
+        StopMode.Pause => 1,
+        _ => 0,
+    };
+
+    public void Dispose()
+    {
+        _halt.Dispose();
+        _stop.Dispose();
+        _stateGate.Dispose();
+    }
+}

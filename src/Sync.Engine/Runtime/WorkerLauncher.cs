@@ -1,0 +1,87 @@
+using System.Diagnostics;
+
+namespace Sync.Engine.Runtime;
+
+/// <summary>
+/// Starts a worker detached from the caller, so it outlives the console or runbook that started it: on Unix in
+/// a session of its own (setsid) with its output appended to the task's worker log; on Windows without a window.
+/// </summary>
+public static class WorkerLauncher
+{
+    public static int Launch(WorkerLaunchSpec spec, string taskName, string storeRoot, string logPath)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+        RotateIfLarge(logPath);
+        ProcessStartInfo start;
+        if (OperatingSystem.IsWindows())
+        {
+            start = new ProcessStartInfo(spec.FileName) { UseShellExecute = false, CreateNoWindow = true };
+            foreach (var a in spec.Arguments) start.ArgumentList.Add(a);
+        }
+        else
+        {
+            // sh starts the worker in the background and prints its pid; the worker is re-parented to init when sh exits.
+            start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardOutput = true };
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add(File.Exists("/usr/bin/setsid") || File.Exists("/bin/setsid")
+                ? "setsid \"$@\" </dev/null >>\"$SYNC_WORKER_LOG\" 2>&1 & echo $!"
+                : "\"$@\" </dev/null >>\"$SYNC_WORKER_LOG\" 2>&1 & echo $!");
+            start.ArgumentList.Add("sync-worker");
+            start.ArgumentList.Add(spec.FileName);
+            foreach (var a in spec.Arguments) start.ArgumentList.Add(a);
+            start.Environment["SYNC_WORKER_LOG"] = logPath;
+        }
+        foreach (var (key, value) in spec.Environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
+        start.Environment[WorkerLaunchSpec.TaskVariable] = taskName;
+        start.Environment[WorkerLaunchSpec.StoreVariable] = storeRoot;
+        start.Environment["SYNC_WORKER_LOG"] = logPath;
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start '{spec.FileName}'.");
+        if (OperatingSystem.IsWindows()) return process.Id;
+        var pidText = process.StandardOutput.ReadLine();
+        process.WaitForExit();
+        return int.TryParse(pidText, out var pid) ? pid : 0;
+    }
+
+    public static string LogPath(string storeRoot, string taskName) => Path.Combine(storeRoot, "logs", taskName + ".log");
+
+    /// <summary>The last lines of a worker log, to explain a worker that died at start.</summary>
+    public static string Tail(string logPath, int lines = 15)
+    {
+        try
+        {
+            if (!File.Exists(logPath)) return "";
+            using var stream = new FileStream(logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var take = (int)Math.Min(stream.Length, 16 * 1024);
+            stream.Seek(-take, SeekOrigin.End);
+            var buffer = new byte[take];
+            stream.ReadExactly(buffer);
+            var text = System.Text.Encoding.UTF8.GetString(buffer).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            return string.Join(Environment.NewLine, text.TakeLast(lines));
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    private static void RotateIfLarge(string logPath)
+    {
+        try
+        {
+            var info = new FileInfo(logPath);
+            if (info.Exists && info.Length > 10 * 1024 * 1024) File.Move(logPath, logPath + ".1", overwrite: true);
+        }
+        catch (IOException) { }
+    }
+
+    public static bool IsProcessAlive(int pid)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
+    }
+}

@@ -1,0 +1,16 @@
+namespace Sync.Engine.Tasks;
+
+/// <summary>The full copy as a whole.</summary>
+public sealed record CopyProgress
+{
+    public string? SnapshotLsn { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public double RowsPerSecond { get; init; }
+    public double BytesPerSecond { get; init; }
+    public IReadOnlyList<TableProgress> Tables { get; init; } = [];
+
+    public long EstimatedBytes => Tables.Sum(t => Math.Max(t.EstimatedBytes, t.BytesCopied));
+    public long BytesCopied => Tables.Sum(t => t.BytesCopied);
+    public long RowsCopied => Tables.Sum(t => t.RowsCopied);
+}

@@ -1,0 +1,16 @@
+namespace Sync.Engine.Tasks;
+
+/// <summary>The real-time stream, as last reported by the worker (a mirror; the checkpoint on the destination is authoritative).</summary>
+public sealed record StreamProgress
+{
+    public string? CheckpointLsn { get; init; }
+    public string? ConfirmedLsn { get; init; }
+    public double? LatencySeconds { get; init; }
+    public long? LagBytes { get; init; }
+    public long? RetainedWalBytes { get; init; }
+    public long AppliedTransactions { get; init; }
+    public long AppliedRows { get; init; }
+    public double TransactionsPerSecond { get; init; }
+    public double RowsPerSecond { get; init; }
+    public DateTimeOffset? LastSourceCommit { get; init; }
+}

@@ -1,0 +1,44 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Sync.Engine.Tasks;
+
+/// <summary>
+/// Names of what a task creates on the servers: all carry the task's name and id, so an admin can tell whose
+/// they are, and removing the task can find every one of them (DESIGN.md, "Naming on the servers").
+/// </summary>
+public static class TaskNaming
+{
+    /// <summary>Schema on the destination for the task's helper tables, created only when needed.</summary>
+    public const string HelperSchema = "sync";
+
+    public static string NewId() => Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
+
+    /// <summary>
+    /// <c>sync_&lt;name&gt;_&lt;id&gt;</c>: lower case, '-' as '_', the name cut to fit the 63-byte limit of
+    /// slot, publication and origin names (slot names allow only [a-z0-9_]).
+    /// </summary>
+    public static string Prefix(TaskDefinition task) => Prefix(task.Name, task.Id);
+
+    public static string Prefix(string name, string id)
+    {
+        var sb = new StringBuilder("sync_");
+        foreach (var c in name.ToLowerInvariant().Take(40))
+            sb.Append(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) ? c : '_');
+        sb.Append('_').Append(id);
+        return sb.ToString();
+    }
+
+    public static string SlotName(TaskDefinition task) => Prefix(task);
+    public static string PublicationName(TaskDefinition task) => Prefix(task);
+    public static string OriginName(TaskDefinition task) => Prefix(task);
+
+    /// <summary>A short-lived slot for re-copying some tables (backfill, crash recovery); suffixed by a counter.</summary>
+    public static string TemporarySlotName(TaskDefinition task, int number) => $"{Prefix(task)}_t{number}";
+
+    /// <summary>Destination table that records copied ranges in the same transaction as their rows.</summary>
+    public static string CopyProgressTable(TaskDefinition task) => Prefix(task) + "_copy";
+
+    /// <summary>Destination table that holds the stream checkpoint when replication origins cannot be used.</summary>
+    public static string CheckpointTable(TaskDefinition task) => Prefix(task) + "_checkpoint";
+}

@@ -1,0 +1,326 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sync.Engine.Connections;
+using Sync.Engine.Diagnostics;
+using Sync.Engine.Runtime;
+using Sync.Engine.Store;
+
+namespace Sync.Engine.Tasks;
+
+/// <summary>
+/// The engine's API for the cmdlets: every operation on a task goes through here, so the cmdlets only bind
+/// parameters and write objects, and everything here is tested without PowerShell.
+/// </summary>
+public sealed class TaskService
+{
+    private static readonly TimeSpan WorkerStartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan WorkerStopTimeout = TimeSpan.FromSeconds(30);
+
+    public TaskService(ITaskStore store, ILoggerFactory? loggers = null, TimeProvider? clock = null)
+    {
+        Store = store;
+        Loggers = loggers ?? NullLoggerFactory.Instance;
+        Clock = clock ?? TimeProvider.System;
+        Connections = new ConnectionFactory(store.Secrets);
+    }
+
+    public ITaskStore Store { get; }
+    public ILoggerFactory Loggers { get; }
+    public TimeProvider Clock { get; }
+    public ConnectionFactory Connections { get; }
+
+    /// <summary>Who is asking, for the event log: user@host.</summary>
+    public static string Operator => $"{Environment.UserName}@{Environment.MachineName}";
+
+    public EndpointDefinition Seal(EndpointInput endpoint) => endpoint.Seal(Store.Secrets);
+
+    /// <summary>Creates a task: validates the definition built by <paramref name="configure"/>, seals passwords, stores it.</summary>
+    public TaskInfo Create(string name, EndpointInput source, EndpointInput destination, Func<TaskDefinition, TaskDefinition>? configure = null)
+    {
+        var now = Clock.GetUtcNow();
+        var definition = new TaskDefinition
+        {
+            Id = TaskNaming.NewId(), Name = name, Source = Seal(source), Destination = Seal(destination), CreatedAt = now, ModifiedAt = now, Revision = 1,
+        };
+        if (configure is not null) definition = configure(definition) with { Id = definition.Id, Name = name, CreatedAt = now, ModifiedAt = now, Revision = 1 };
+        var errors = TaskValidator.Validate(definition).ToList();
+        TaskValidator.ValidateScheduledStart(definition.ScheduledStart, now, errors);
+        TaskValidator.ThrowIfAny(definition.Name, errors);
+        var state = new TaskState { Status = SyncTaskStatus.Created, UpdatedAt = now };
+        Store.CreateTask(definition, state);
+        Store.AppendEvent(definition.Name, new TaskEvent
+        {
+            Time = now, Kind = SyncEventKind.Operator, Message = $"Task created by {Operator} ({definition.Mode}, {definition.Source} to {definition.Destination}).",
+        });
+        return new TaskInfo(definition, state, WorkerLiveness.None);
+    }
+
+    /// <summary>Creates a task from cmdlet parameters; <see cref="TaskChanges.Source"/> and <see cref="TaskChanges.Destination"/> are required.</summary>
+    public TaskInfo Create(string name, TaskChanges changes)
+    {
+        if (changes.Source is null || changes.Destination is null)
+            TaskValidator.ThrowIfAny(name, [new ValidationError(changes.Source is null ? "Source" : "Destination", "is required")]);
+        var rest = changes with { Source = null, Destination = null };
+        return Create(name, changes.Source!, changes.Destination!, d => rest.ApplyTo(d, Store.Secrets));
+    }
+
+    /// <summary>Applies cmdlet parameters to an existing task (see <see cref="Update(string, Func{TaskDefinition, TaskDefinition})"/>).</summary>
+    public TaskInfo Update(string name, TaskChanges changes) => Update(name, d => changes.ApplyTo(d, Store.Secrets));
+
+    public TaskInfo Get(string name)
+    {
+        var stored = Store.FindTaskName(name) ?? throw SyncException.NotFound(name);
+        var definition = Store.ReadDefinition(stored);
+        var state = Store.ReadState(stored);
+        return new TaskInfo(definition, state, Liveness(stored, state));
+    }
+
+    /// <summary>
+    /// Tasks matching every filter given. A task whose files are damaged is reported through
+    /// <paramref name="onError"/> and skipped; the others are still returned.
+    /// </summary>
+    public IReadOnlyList<TaskInfo> Query(TaskQuery query, Action<SyncException> onError)
+    {
+        var result = new List<TaskInfo>();
+        var patterns = query.Names?.Select(Wildcard.ToRegex).ToArray();
+        foreach (var name in Store.ListTaskNames())
+        {
+            if (patterns is not null && !patterns.Any(p => p.IsMatch(name))) continue;
+            TaskInfo task;
+            try { task = Get(name); }
+            catch (SyncException e) { onError(e); continue; }
+            if (query.Ids is not null && !query.Ids.Contains(task.Definition.Id, StringComparer.OrdinalIgnoreCase)) continue;
+            if (query.Statuses is not null && !query.Statuses.Contains(task.State.Status)) continue;
+            if (query.Tags is not null && !query.Tags.All(t => HasTag(task.Definition, t))) continue;
+            result.Add(task);
+        }
+        return result;
+    }
+
+    private static bool HasTag(TaskDefinition task, string tag)
+    {
+        var eq = tag.IndexOf('=');
+        if (eq < 0) return task.Tags.Keys.Any(k => Wildcard.IsMatch(tag, k));
+        var (key, value) = (tag[..eq], tag[(eq + 1)..]);
+        return task.Tags.Any(kv => Wildcard.IsMatch(key, kv.Key) && Wildcard.IsMatch(value, kv.Value));
+    }
+
+    /// <summary>
+    /// Edits a task. A running task accepts only flow-control changes (applied by its worker without a restart);
+    /// any other change needs the task stopped or paused first. Prechecks become stale and must run again.
+    /// </summary>
+    public TaskInfo Update(string name, Func<TaskDefinition, TaskDefinition> edit)
+    {
+        var current = Get(name);
+        var edited = edit(current.Definition);
+        var now = Clock.GetUtcNow();
+        var next = edited with
+        {
+            Id = current.Definition.Id, Name = current.Definition.Name, CreatedAt = current.Definition.CreatedAt,
+            ModifiedAt = now, Revision = current.Definition.Revision + 1, SchemaVersion = TaskDefinition.CurrentSchemaVersion,
+        };
+        var errors = TaskValidator.Validate(next).ToList();
+        if (next.ScheduledStart != current.Definition.ScheduledStart)
+            TaskValidator.ValidateScheduledStart(next.ScheduledStart, now, errors);
+        TaskValidator.ThrowIfAny(current.Name, errors);
+        var onlyFlowControl = current.Definition with { Options = current.Definition.Options with { FlowControl = next.Options.FlowControl } } ==
+                              next with { ModifiedAt = current.Definition.ModifiedAt, Revision = current.Definition.Revision };
+        if (current.IsRunning && !onlyFlowControl)
+            throw new SyncException(ErrorIds.SyncTaskAlreadyRunning, SyncErrorCategory.ResourceBusy,
+                $"Task '{current.Name}' is running (worker process {current.State.Worker?.ProcessId}); only its flow control can change while it runs. " +
+                "Suspend or stop it first (Suspend-SyncTask, Stop-SyncTask).", current.Name);
+        Store.WriteDefinition(next, current.Definition.Revision);
+        if (current.IsRunning)
+            Store.AddControlRequest(current.Name, ControlAction.Reload, Operator);
+        else if (!onlyFlowControl && current.State.Status == SyncTaskStatus.Ready)
+            Store.UpdateState(current.Name, s => s with { Status = SyncTaskStatus.Created });
+        Store.AppendEvent(current.Name, new TaskEvent
+        {
+            Time = now, Kind = SyncEventKind.Operator,
+            Message = onlyFlowControl ? $"Flow control changed by {Operator}." : $"Task definition changed by {Operator} (revision {next.Revision}).",
+        });
+        return Get(current.Name);
+    }
+
+    /// <summary>What removing the task would do, for -WhatIf and the confirmation prompt.</summary>
+    public IReadOnlyList<string> DescribeRemoval(TaskInfo task)
+    {
+        var actions = new List<string>();
+        if (task.IsRunning) actions.Add($"stop worker process {task.State.Worker?.ProcessId} at once");
+        if (task.State.StartedAt is not null)
+            actions.AddRange(ServerObjectCleaner.ExpectedObjects(task.Definition, "").Select(o =>
+                $"drop {o.Kind} {o.Name} on the {o.Side.ToString().ToLowerInvariant()} {o.Endpoint} if it exists"));
+        actions.Add($"delete the task's files in {Store.Location}");
+        return actions;
+    }
+
+    /// <summary>
+    /// Removes a task and everything it created on its servers. A running task is refused unless
+    /// <paramref name="force"/>, which stops its worker at once. If server objects cannot be removed, the task is
+    /// kept (so the removal can be retried) unless <paramref name="force"/>, which removes it anyway and reports
+    /// what was left with the SQL to remove it.
+    /// </summary>
+    public async Task<CleanupReport> RemoveAsync(string name, bool force, CancellationToken cancellationToken)
+    {
+        var task = Get(name);
+        if (task.IsRunning)
+        {
+            if (!force)
+                throw new SyncException(ErrorIds.SyncTaskAlreadyRunning, SyncErrorCategory.ResourceBusy,
+                    $"Task '{task.Name}' is running (worker process {task.State.Worker?.ProcessId}). Stop it with Stop-SyncTask, or use Remove-SyncTask -Force to stop and remove it.",
+                    task.Name);
+            await StopWorkerAsync(task, ControlAction.StopForce, cancellationToken).ConfigureAwait(false);
+        }
+        var report = new CleanupReport();
+        if (task.State.StartedAt is not null)
+        {
+            report = await new ServerObjectCleaner(Connections).RemoveAllAsync(task.Definition, cancellationToken).ConfigureAwait(false);
+            if (!report.Complete && !force)
+                throw new SyncException(ErrorIds.ServerError, SyncErrorCategory.ResourceUnavailable,
+                    $"Task '{task.Name}' was kept because some of what it created could not be removed: " +
+                    string.Join("; ", report.LeftBehind.Select(l => l.ToString())) +
+                    ". Fix the cause and run Remove-SyncTask again, or use -Force to remove the task and clean up by hand.", task.Name);
+        }
+        using (var lease = Store.TryAcquireWorkerLease(task.Name))
+        {
+            if (lease is null)
+                throw new SyncException(ErrorIds.SyncTaskAlreadyRunning, SyncErrorCategory.ResourceBusy,
+                    $"Task '{task.Name}' was started again while it was being removed; stop it first.", task.Name);
+        }
+        Store.DeleteTask(task.Name);
+        if (Store is FileTaskStore files)
+        {
+            var log = WorkerLauncher.LogPath(files.Root, task.Name);
+            foreach (var file in new[] { log, log + ".1" })
+                if (File.Exists(file)) File.Delete(file);
+        }
+        return report;
+    }
+
+    /// <summary>
+    /// Launches the task's worker and returns once it holds the task (status Running), or fails with the
+    /// worker's own last words when it dies first.
+    /// </summary>
+    public async Task<TaskInfo> LaunchWorkerAsync(string name, WorkerLaunchSpec spec, CancellationToken cancellationToken)
+    {
+        var task = Get(name);
+        ThrowIfRunning(task);
+        var root = (Store as FileTaskStore)?.Root ?? throw new NotSupportedException("Background workers need the file store.");
+        var before = task.State.UpdatedAt;
+        Store.UpdateState(task.Name, s => s with { Status = SyncTaskStatus.Starting, LastError = null });
+        var logPath = WorkerLauncher.LogPath(root, task.Name);
+        int pid;
+        try { pid = WorkerLauncher.Launch(spec, task.Name, root, logPath); }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
+        {
+            Store.UpdateState(task.Name, s => s with { Status = task.State.Status });
+            throw new SyncException(ErrorIds.WorkerStartFailed, SyncErrorCategory.ResourceUnavailable,
+                $"The worker for task '{task.Name}' could not be started ({spec.FileName}): {e.Message}", task.Name, inner: e);
+        }
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < WorkerStartTimeout)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var state = Store.ReadState(task.Name);
+            if (state.Worker is not null && Store.IsWorkerLeaseHeld(task.Name)) return Get(task.Name);
+            if (state.Status is not SyncTaskStatus.Starting && state.UpdatedAt > before && state.Worker is null)
+                return Get(task.Name); // it already ran to its end (a quick Full task or an immediate failure)
+            if (pid > 0 && !WorkerLauncher.IsProcessAlive(pid) && !Store.IsWorkerLeaseHeld(task.Name))
+            {
+                state = Store.ReadState(task.Name);
+                if (state.Status is not SyncTaskStatus.Starting) return Get(task.Name);
+                Store.UpdateState(task.Name, s => s with { Status = task.State.Status == SyncTaskStatus.Starting ? SyncTaskStatus.Created : task.State.Status });
+                throw new SyncException(ErrorIds.WorkerStartFailed, SyncErrorCategory.ResourceUnavailable,
+                    $"The worker for task '{task.Name}' exited before it took the task. Its log '{logPath}' ends with:{Environment.NewLine}{WorkerLauncher.Tail(logPath)}",
+                    task.Name);
+            }
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        }
+        throw new SyncException(ErrorIds.WorkerStartFailed, SyncErrorCategory.OperationTimeout,
+            $"The worker for task '{task.Name}' (process {pid}) did not take the task within {WorkerStartTimeout.TotalSeconds} s. See its log '{logPath}'.", task.Name);
+    }
+
+    /// <summary>Asks the worker to stop (or pause) and, unless <paramref name="wait"/> is false, waits until it has.</summary>
+    public async Task<TaskInfo> RequestStopAsync(string name, ControlAction action, bool wait, CancellationToken cancellationToken)
+    {
+        var task = Get(name);
+        if (!task.IsRunning)
+        {
+            if (task.State.Status is SyncTaskStatus.Running or SyncTaskStatus.Starting or SyncTaskStatus.Retrying or SyncTaskStatus.Stopping)
+            {
+                // The worker died: record that instead of pretending it stopped cleanly.
+                var now = Clock.GetUtcNow();
+                Store.UpdateState(task.Name, s => s with
+                {
+                    Status = action == ControlAction.Pause ? SyncTaskStatus.Paused : SyncTaskStatus.Stopped, Worker = null,
+                    LastError = new ErrorState { ErrorId = ErrorIds.WorkerStartFailed, Message = "The worker process had died; its last heartbeat was " + (s.Worker?.Heartbeat.ToString("u") ?? "never") + ".", At = now },
+                });
+                Store.AppendEvent(task.Name, new TaskEvent { Time = now, Kind = SyncEventKind.Operator, Level = SyncEventLevel.Warning, Message = $"{action} by {Operator}: the worker had died; status recorded without it." });
+                return Get(task.Name);
+            }
+            throw new SyncException(ErrorIds.SyncTaskNotRunning, SyncErrorCategory.InvalidOperation,
+                $"Task '{task.Name}' is not running (status {task.State.Status}); there is nothing to {(action == ControlAction.Pause ? "suspend" : "stop")}.", task.Name);
+        }
+        if (!wait)
+        {
+            Store.AddControlRequest(task.Name, action, Operator);
+            return Get(task.Name);
+        }
+        await StopWorkerAsync(task, action, cancellationToken).ConfigureAwait(false);
+        return Get(task.Name);
+    }
+
+    private async Task StopWorkerAsync(TaskInfo task, ControlAction action, CancellationToken cancellationToken)
+    {
+        Store.AddControlRequest(task.Name, action, Operator);
+        var clock = Stopwatch.StartNew();
+        var timeout = action == ControlAction.Stop ? TimeSpan.FromMinutes(10) : WorkerStopTimeout;
+        while (Store.IsWorkerLeaseHeld(task.Name))
+        {
+            if (clock.Elapsed > timeout)
+            {
+                if (action != ControlAction.StopForce)
+                    throw new SyncException(ErrorIds.WaitTimedOut, SyncErrorCategory.OperationTimeout,
+                        $"Task '{task.Name}' did not stop within {timeout.TotalSeconds:0} s; it is still working on the request. Use Stop-SyncTask -Force to stop it at once.", task.Name);
+                KillWorker(task);
+                break;
+            }
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void KillWorker(TaskInfo task)
+    {
+        if (task.State.Worker is not { } worker || !string.Equals(worker.HostName, Environment.MachineName, StringComparison.OrdinalIgnoreCase)) return;
+        try
+        {
+            using var process = Process.GetProcessById(worker.ProcessId);
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(10_000);
+        }
+        catch (ArgumentException) { }
+        catch (InvalidOperationException) { }
+        Store.UpdateState(task.Name, s => s with { Status = SyncTaskStatus.Stopped, Worker = null });
+        Store.AppendEvent(task.Name, new TaskEvent
+        {
+            Time = Clock.GetUtcNow(), Kind = SyncEventKind.Operator, Level = SyncEventLevel.Warning,
+            Message = $"Worker process {worker.ProcessId} did not stop when asked and was killed by {Operator}.",
+        });
+    }
+
+    public void ThrowIfRunning(TaskInfo task)
+    {
+        if (task.IsRunning)
+            throw new SyncException(ErrorIds.SyncTaskAlreadyRunning, SyncErrorCategory.ResourceBusy,
+                $"Task '{task.Name}' is already running in worker process {task.State.Worker?.ProcessId} on {task.State.Worker?.HostName}.", task.Name);
+    }
+
+    private WorkerLiveness Liveness(string name, TaskState state)
+    {
+        if (Store.IsWorkerLeaseHeld(name)) return WorkerLiveness.Alive;
+        return state.Status is SyncTaskStatus.Running or SyncTaskStatus.Retrying or SyncTaskStatus.Stopping || state.Worker is not null
+            ? WorkerLiveness.Dead
+            : WorkerLiveness.None;
+    }
+}

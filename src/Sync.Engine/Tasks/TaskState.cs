@@ -1,0 +1,25 @@
+namespace Sync.Engine.Tasks;
+
+/// <summary>Where a task is. Written by the worker, or by a cmdlet holding the task lock when no worker runs.</summary>
+public sealed record TaskState
+{
+    public const int CurrentSchemaVersion = 1;
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+    public SyncTaskStatus Status { get; init; } = SyncTaskStatus.Created;
+    public SyncTaskStage Stage { get; init; } = SyncTaskStage.None;
+    public WorkerInfo? Worker { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public PrecheckSummary? Precheck { get; init; }
+    public ErrorState? LastError { get; init; }
+    /// <summary>Since when the task has been retrying, with the error that started it.</summary>
+    public DateTimeOffset? RetryingSince { get; init; }
+    /// <summary>The highest control request the worker has acted on.</summary>
+    public long HandledControlSequence { get; init; }
+    public CopyProgress? Copy { get; init; }
+    public StreamProgress? Stream { get; init; }
+    public IReadOnlyList<ServerObject> ServerObjects { get; init; } = [];
+    public DateTimeOffset? LastEventAt { get; init; }
+}

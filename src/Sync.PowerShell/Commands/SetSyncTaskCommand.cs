@@ -1,0 +1,55 @@
+using System.Management.Automation;
+
+namespace Sync.PowerShell.Commands;
+
+/// <summary>
+/// Changes a task's definition. A running task accepts only flow-control changes (-RowsPerSecond,
+/// -BytesPerSecond, -FlowWindow, -RemoveFlowLimit), applied by its worker without a restart.
+/// </summary>
+[Cmdlet(VerbsCommon.Set, "SyncTask", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = NameSet)]
+[OutputType(typeof(SyncTask))]
+public sealed class SetSyncTaskCommand : TaskOptionsCmdlet
+{
+    public const string NameSet = "Name";
+    public const string InputObjectSet = "InputObject";
+
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = NameSet, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(TaskNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[] Name { get; set; } = [];
+
+    [Parameter(Mandatory = true, ParameterSetName = InputObjectSet, ValueFromPipeline = true)]
+    [ValidateNotNull]
+    public SyncTask[] InputObject { get; set; } = [];
+
+    /// <summary>Removes the rows and bytes limits and the windows.</summary>
+    [Parameter]
+    public SwitchParameter RemoveFlowLimit { get; set; }
+
+    [Parameter]
+    public SwitchParameter ClearScheduledStart { get; set; }
+
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var changes = BuildChanges() with { RemoveFlowLimits = RemoveFlowLimit.IsPresent, ClearScheduledStart = ClearScheduledStart.IsPresent };
+        var names = ParameterSetName == InputObjectSet ? InputObject.Select(t => t.Name) : Name;
+        foreach (var task in ResolveTasks(names))
+        {
+            var parameters = string.Join(", ", MyInvocation.BoundParameters.Keys.Where(k => k is not (nameof(Name) or nameof(InputObject) or nameof(PassThru) or "WhatIf" or "Confirm")));
+            if (!ShouldProcess(task.Name, $"Change {parameters}")) continue;
+            try
+            {
+                var updated = Service.Update(task.Name, changes);
+                if (PassThru) WriteObject(new SyncTask(updated));
+            }
+            catch (Engine.Diagnostics.SyncException e)
+            {
+                WriteSyncError(e, task.Name);
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using Sync.Engine.Connections;
+using Sync.Engine.Runtime;
+using Sync.Engine.Security;
+using Sync.Engine.Tasks;
+
+namespace Sync.Engine.Tests.Infrastructure;
+
+/// <summary>Builds tasks and endpoints for tests.</summary>
+public static class TestTasks
+{
+    public static EndpointInput Endpoint(PostgresCluster cluster, string database, string? user = null, string? password = null) => new()
+    {
+        Host = cluster.Host, Port = cluster.Port, Database = database, Username = user ?? PostgresCluster.Superuser,
+        Password = new Secret(password ?? cluster.SuperuserPassword), SslMode = SslModeOption.Disable,
+    };
+
+    /// <summary>An endpoint nothing listens on: for tests that never connect.</summary>
+    public static EndpointInput Unreachable(string database = "app") => new()
+    {
+        Host = "127.0.0.1", Port = 1, Database = database, Username = "sync", Password = new Secret("not-a-real-password"),
+    };
+
+    public static TaskInfo CreateOffline(TaskService service, string name, Func<TaskDefinition, TaskDefinition>? configure = null) =>
+        service.Create(name, Unreachable("src"), Unreachable("dst"), configure);
+
+    public static WorkerLaunchSpec WorkerSpec => WorkerLaunchSpec.ForWorkerAssembly(RepoPaths.WorkerDll);
+
+    /// <summary>Polls until the condition holds or the deadline passes (tests never sleep a fixed time).</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after {timeout.TotalSeconds} s waiting for {what}.");
+            await Task.Delay(50);
+        }
+    }
+}

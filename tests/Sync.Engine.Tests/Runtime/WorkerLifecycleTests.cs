@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using Sync.Engine.Diagnostics;
+using Sync.Engine.Runtime;
+using Sync.Engine.Tasks;
+using Sync.Engine.Tests.Infrastructure;
+
+namespace Sync.Engine.Tests.Runtime;
+
+[Collection(PostgresCollection.Name)]
+public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
+{
+    private readonly TempStore _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private TaskService Service => new(_temp.Store);
+
+    [Fact]
+    public async Task WorkerTakesTheTaskBeatsAndStopsOnRequest()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        var service = Service;
+        CreateIncremental(service, "life-1", db);
+
+        var started = await service.LaunchWorkerAsync("life-1", TestTasks.WorkerSpec, CancellationToken.None);
+
+        Assert.Equal(WorkerLiveness.Alive, started.Worker);
+        Assert.Equal(SyncTaskStatus.Running, started.State.Status);
+        var pid = started.State.Worker!.ProcessId;
+        var firstBeat = started.State.Worker.Heartbeat;
+        await TestTasks.WaitUntilAsync(() => service.Get("life-1").State.Worker?.Heartbeat > firstBeat, TimeSpan.FromSeconds(20), "a newer heartbeat");
+
+        var stopped = await service.RequestStopAsync("life-1", ControlAction.Stop, wait: true, CancellationToken.None);
+
+        Assert.Equal(WorkerLiveness.None, stopped.Worker);
+        Assert.Null(stopped.State.Worker);
+        await TestTasks.WaitUntilAsync(() => !WorkerLauncher.IsProcessAlive(pid), TimeSpan.FromSeconds(20), "the worker process to exit");
+        var events = _temp.Store.ReadEvents("life-1").Select(e => e.Event.Message).ToList();
+        Assert.Contains(events, m => m.Contains($"Worker {pid}"));
+        Assert.Contains(events, m => m.Contains("Stop requested by"));
+    }
+
+    [Fact]
+    public async Task ASecondStartIsRefusedWithTheRunningWorkersProcessId()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        var service = Service;
+        CreateIncremental(service, "life-2", db);
+        var started = await service.LaunchWorkerAsync("life-2", TestTasks.WorkerSpec, CancellationToken.None);
+        try
+        {
+            var e = await Assert.ThrowsAsync<SyncException>(() => service.LaunchWorkerAsync("life-2", TestTasks.WorkerSpec, CancellationToken.None));
+            Assert.Equal(ErrorIds.SyncTaskAlreadyRunning, e.ErrorId);
+            Assert.Contains(started.State.Worker!.ProcessId.ToString(), e.Message);
+
+            // A worker started behind the store's back exits at once without touching the task.
+            var direct = Process.Start(new ProcessStartInfo("dotnet", [RepoPaths.WorkerDll, "--task", "life-2", "--store", _temp.Root]) { RedirectStandardError = true })!;
+            Assert.True(direct.WaitForExit(60_000));
+            Assert.Equal(WorkerExitCode.AlreadyRunning, direct.ExitCode);
+            Assert.Equal(started.State.Worker.ProcessId, service.Get("life-2").State.Worker!.ProcessId);
+        }
+        finally
+        {
+            await service.RequestStopAsync("life-2", ControlAction.StopForce, wait: true, CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task AKilledWorkerIsShownDeadAndItsTaskCanBeStoppedAndRemoved()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        var service = Service;
+        CreateIncremental(service, "life-3", db);
+        var started = await service.LaunchWorkerAsync("life-3", TestTasks.WorkerSpec, CancellationToken.None);
+
+        using (var worker = Process.GetProcessById(started.State.Worker!.ProcessId))
+        {
+            worker.Kill();
+            worker.WaitForExit(10_000);
+        }
+
+        await TestTasks.WaitUntilAsync(() => service.Get("life-3").Worker == WorkerLiveness.Dead, TimeSpan.FromSeconds(10), "the dead worker to show");
+        var stopped = await service.RequestStopAsync("life-3", ControlAction.Stop, wait: true, CancellationToken.None);
+        Assert.Equal(SyncTaskStatus.Stopped, stopped.State.Status);
+        Assert.Contains("died", stopped.State.LastError!.Message);
+        await service.RemoveAsync("life-3", force: false, CancellationToken.None);
+        Assert.Empty(_temp.Store.ListTaskNames());
+    }
+
+    [Fact]
+    public async Task RemovingARunningTaskNeedsForce()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        var service = Service;
+        CreateIncremental(service, "life-4", db);
+        var started = await service.LaunchWorkerAsync("life-4", TestTasks.WorkerSpec, CancellationToken.None);
+
+        var refused = await Assert.ThrowsAsync<SyncException>(() => service.RemoveAsync("life-4", force: false, CancellationToken.None));
+        Assert.Equal(ErrorIds.SyncTaskAlreadyRunning, refused.ErrorId);
+        Assert.Single(_temp.Store.ListTaskNames());
+
+        var report = await service.RemoveAsync("life-4", force: true, CancellationToken.None);
+
+        Assert.True(report.Complete, string.Join("; ", report.LeftBehind));
+        Assert.Empty(_temp.Store.ListTaskNames());
+        await TestTasks.WaitUntilAsync(() => !WorkerLauncher.IsProcessAlive(started.State.Worker!.ProcessId), TimeSpan.FromSeconds(20), "the worker process to exit");
+    }
+
+    [Fact]
+    public async Task FlowControlCanChangeWhileRunningButNothingElse()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        var service = Service;
+        CreateIncremental(service, "life-5", db);
+        await service.LaunchWorkerAsync("life-5", TestTasks.WorkerSpec, CancellationToken.None);
+        try
+        {
+            var e = Assert.Throws<SyncException>(() => service.Update("life-5", new TaskChanges { IncludeTables = ["x"] }));
+            Assert.Equal(ErrorIds.SyncTaskAlreadyRunning, e.ErrorId);
+
+            var updated = service.Update("life-5", new TaskChanges { RowsPerSecond = 1000 });
+
+            Assert.Equal(1000, updated.Definition.Options.FlowControl.RowsPerSecond);
+            await TestTasks.WaitUntilAsync(() => _temp.Store.ReadEvents("life-5").Any(x => x.Event.Message.StartsWith("Reload requested")),
+                TimeSpan.FromSeconds(20), "the worker to take the reload request");
+        }
+        finally
+        {
+            await service.RequestStopAsync("life-5", ControlAction.StopForce, wait: true, CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task StoppingATaskThatIsNotRunningSaysSo()
+    {
+        var service = Service;
+        TestTasks.CreateOffline(service, "life-6");
+        var e = await Assert.ThrowsAsync<SyncException>(() => service.RequestStopAsync("life-6", ControlAction.Stop, true, CancellationToken.None));
+        Assert.Equal(ErrorIds.SyncTaskNotRunning, e.ErrorId);
+        Assert.Contains("Created", e.Message);
+    }
+
+    private static void CreateIncremental(TaskService service, string name, DatabasePair db) =>
+        service.Create(name, TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.Incremental });
+}
