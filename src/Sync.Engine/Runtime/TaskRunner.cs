@@ -1,25 +1,74 @@
+using Microsoft.Extensions.Logging;
+using Sync.Engine.Diagnostics;
 using Sync.Engine.Tasks;
 
 namespace Sync.Engine.Runtime;
 
 /// <summary>
-/// Drives a task through its stages inside the worker. The stages themselves (schema migration, full
-/// initialization, real-time sync) plug in here as they are built.
+/// Drives a task through its stages inside the worker and retries what can be retried: connection failures within
+/// the task's connection window, other retriable failures within the shorter window (status Retrying, the last error
+/// visible). Each retry resumes from what the destination records as done, exactly as a restart after a crash does.
 /// </summary>
-public sealed class TaskRunner : ITaskRunner
+public sealed partial class TaskRunner : ITaskRunner
 {
-    public async Task<RunOutcome> RunAsync(TaskRunContext context)
-    {
-        context.UpdateState(s => s with { Stage = SyncTaskStage.None });
-        try
-        {
-            await Task.Delay(Timeout.Infinite, context.StopSignal).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (context.StopSignal.IsCancellationRequested)
-        {
-        }
-        return context.StopRequested == StopMode.Pause ? RunOutcome.Paused() : RunOutcome.Stopped();
-    }
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
     public static ITaskRunner For(TaskDefinition definition) => new TaskRunner();
+
+    public async Task<RunOutcome> RunAsync(TaskRunContext context)
+    {
+        var log = context.Loggers.CreateLogger<TaskRunner>();
+        var backoff = TimeSpan.FromSeconds(1);
+        DateTimeOffset? failingSince = null;
+        while (true)
+        {
+            try
+            {
+                var outcome = await RunStagesAsync(context).ConfigureAwait(false);
+                if (failingSince is not null) context.UpdateState(s => s with { RetryingSince = null });
+                return outcome;
+            }
+            catch (Exception e) when (!context.StopSignal.IsCancellationRequested && ErrorClassifier.Classify(e).Retriable)
+            {
+                var info = ErrorClassifier.Classify(e, context.TaskName);
+                var now = context.Clock.GetUtcNow();
+                failingSince ??= now;
+                var window = TimeSpan.FromMinutes(info.Category == SyncErrorCategory.ConnectionError
+                    ? context.Definition.Options.ConnectionRetryMinutes
+                    : context.Definition.Options.OtherRetryMinutes);
+                if (now - failingSince.Value >= window)
+                {
+                    LogGaveUp(log, context.TaskName, window.TotalMinutes, info.Message);
+                    return RunOutcome.Failed(info with { Message = $"{info.Message} (retried for {window.TotalMinutes:0} minutes, the task's retry window)" });
+                }
+                context.UpdateState(s => s with { Status = SyncTaskStatus.Retrying, RetryingSince = failingSince, LastError = ErrorState.From(info, now) });
+                context.Event(SyncEventKind.Retry, SyncEventLevel.Warning, $"Retrying in {backoff.TotalSeconds:0} s: {info.Message}");
+                LogRetry(log, context.TaskName, backoff.TotalSeconds, info.Message);
+                try { await Task.Delay(backoff, context.Clock, context.StopSignal).ConfigureAwait(false); }
+                catch (OperationCanceledException) { throw; }
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                context.UpdateState(s => s with { Status = SyncTaskStatus.Running });
+            }
+        }
+    }
+
+    private static async Task<RunOutcome> RunStagesAsync(TaskRunContext context)
+    {
+        var task = context.Definition;
+        var state = context.Store.ReadState(task.Name);
+        if (task.Mode != SyncTaskMode.Incremental && state.Copy?.CompletedAt is null)
+            await new FullSync(context).RunAsync(context.StopSignal).ConfigureAwait(false);
+        if (task.Mode == SyncTaskMode.Full)
+            return RunOutcome.Completed("Full synchronization finished.");
+        context.UpdateState(s => s with { Stage = SyncTaskStage.RealtimeSync });
+        throw new SyncException(ErrorIds.InternalError, SyncErrorCategory.NotImplemented,
+            $"Task '{task.Name}' reached real-time synchronization, which this version of Sync cannot run yet. The full copy is complete and the replication slot keeps its position.",
+            task.Name);
+    }
+
+    [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "Task {TaskName}: retrying in {Seconds} s after {Error}")]
+    private static partial void LogRetry(ILogger logger, string taskName, double seconds, string error);
+
+    [LoggerMessage(EventId = 301, Level = LogLevel.Error, Message = "Task {TaskName}: retry window of {Minutes} minutes used up: {Error}")]
+    private static partial void LogGaveUp(ILogger logger, string taskName, double minutes, string error);
 }

@@ -4,6 +4,10 @@ namespace Sync.Engine.Tasks;
 public sealed record CopyProgress
 {
     public string? SnapshotLsn { get; init; }
+    /// <summary>When the destination schema (before the data) was created: a rerun after a crash skips it.</summary>
+    public DateTimeOffset? SchemaMigratedAt { get; init; }
+    /// <summary>When indexes, constraints, views and sequence values were done.</summary>
+    public DateTimeOffset? PostDataAt { get; init; }
     public DateTimeOffset? StartedAt { get; init; }
     public DateTimeOffset? CompletedAt { get; init; }
     public double RowsPerSecond { get; init; }

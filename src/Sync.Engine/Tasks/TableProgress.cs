@@ -17,4 +17,6 @@ public sealed record TableProgress
     public DateTimeOffset? StartedAt { get; init; }
     public DateTimeOffset? EndedAt { get; init; }
     public IReadOnlyList<RangeProgress> Ranges { get; init; } = [];
+    /// <summary>The destination table existed before the task: it is never truncated, rows go through the conflict policy.</summary>
+    public bool PreExisting { get; init; }
 }

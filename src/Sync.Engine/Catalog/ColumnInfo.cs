@@ -1,0 +1,28 @@
+namespace Sync.Engine.Catalog;
+
+/// <summary>A table or view column as the source catalog describes it.</summary>
+public sealed record ColumnInfo
+{
+    public required string Name { get; init; }
+    public required int Number { get; init; }
+    public required uint TypeOid { get; init; }
+    /// <summary>format_type text with search_path = pg_catalog: built-in types bare, others schema-qualified.</summary>
+    public required string TypeText { get; init; }
+    /// <summary>Schema of the type (or of the array's element type) when it is not a built-in type.</summary>
+    public string? UserTypeSchema { get; init; }
+    /// <summary>Name of the user type (or the array's element type).</summary>
+    public string? UserTypeName { get; init; }
+    public bool IsArray { get; init; }
+    public bool NotNull { get; init; }
+    public string? Default { get; init; }
+    /// <summary>'a' (always) or 'd' (by default) for identity columns.</summary>
+    public string? Identity { get; init; }
+    /// <summary>The expression of a stored generated column.</summary>
+    public string? Generated { get; init; }
+    /// <summary>The column's collation when it differs from its type's, schema-qualified and quoted.</summary>
+    public string? Collation { get; init; }
+    /// <summary>True when binary COPY cannot carry the value between servers (composites, arrays of user types, types without binary I/O).</summary>
+    public bool NeedsTextCopy { get; init; }
+    /// <summary>Values can be TOASTed (varlena with a storage other than plain).</summary>
+    public bool Toastable { get; init; }
+}

@@ -1,0 +1,85 @@
+using Npgsql;
+using Sync.Engine.Diagnostics;
+
+namespace Sync.Engine.Schema;
+
+/// <summary>
+/// Runs a <see cref="SchemaPlan"/> on the destination. Steps are idempotent on a rerun after a crash: an object that
+/// already exists (created by the interrupted run) counts as done. Types, functions and views run in rounds, so
+/// their mutual dependencies resolve without a dependency graph; indexes and constraints run in parallel.
+/// </summary>
+public static class SchemaMigrator
+{
+    /// <summary>SQLSTATEs meaning "it is already there": duplicate table/object/schema/function.</summary>
+    private static readonly HashSet<string> AlreadyExists = ["42P07", "42710", "42P06", "42723", "42P16"];
+    /// <summary>SQLSTATEs meaning "something it needs is not there yet": undefined table/object/function/schema.</summary>
+    private static readonly HashSet<string> MissingDependency = ["42P01", "42704", "42883", "3F000"];
+
+    public static async Task PrepareSessionAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(
+            "SET check_function_bodies = off; SET client_min_messages = warning; SET search_path = pg_catalog; SET lock_timeout = '60s'", connection);
+        await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    public static async Task RunAsync(NpgsqlConnection connection, IEnumerable<DdlStep> steps, CancellationToken ct)
+    {
+        foreach (var step in steps) await RunStepAsync(connection, step, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs steps, retrying those whose dependencies are missing until a round makes no progress.</summary>
+    public static async Task RunInRoundsAsync(NpgsqlConnection connection, IReadOnlyList<DdlStep> steps, CancellationToken ct)
+    {
+        var pending = steps.ToList();
+        while (pending.Count > 0)
+        {
+            var failed = new List<(DdlStep Step, PostgresException Error)>();
+            foreach (var step in pending)
+            {
+                try { await RunStepAsync(connection, step, ct, tolerateMissing: true).ConfigureAwait(false); }
+                catch (PostgresException e) when (MissingDependency.Contains(e.SqlState)) { failed.Add((step, e)); }
+            }
+            if (failed.Count == pending.Count) throw Failure(failed[0].Step, failed[0].Error);
+            pending = failed.Select(f => f.Step).ToList();
+        }
+    }
+
+    public static async Task RunParallelAsync(NpgsqlDataSource destination, IReadOnlyList<DdlStep> steps, int parallelism, CancellationToken ct)
+    {
+        // Steps of one table run in order on one connection (ALTER TABLE locks the table anyway); tables run in parallel.
+        var groups = steps.GroupBy(s => s.Table?.ToString() ?? s.Object).Select(g => g.ToList()).OrderByDescending(g => g.Count).ToList();
+        await Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = ct }, async (group, token) =>
+        {
+            await using var connection = await destination.OpenConnectionAsync(token).ConfigureAwait(false);
+            await PrepareSessionAsync(connection, token).ConfigureAwait(false);
+            await using (var settings = new NpgsqlCommand("SET maintenance_work_mem = '256MB'", connection))
+                await settings.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+            foreach (var step in group) await RunStepAsync(connection, step, token).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+    }
+
+    private static async Task RunStepAsync(NpgsqlConnection connection, DdlStep step, CancellationToken ct, bool tolerateMissing = false)
+    {
+        try
+        {
+            await using var command = new NpgsqlCommand(step.Sql, connection);
+            await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (AlreadyExists.Contains(e.SqlState))
+        {
+        }
+        catch (PostgresException e) when (!(tolerateMissing && MissingDependency.Contains(e.SqlState)))
+        {
+            throw Failure(step, e);
+        }
+    }
+
+    private static SyncException Failure(DdlStep step, PostgresException e)
+    {
+        var info = ErrorClassifier.ClassifySqlState(e.SqlState, ErrorClassifier.Describe(e), step.Object);
+        var sql = step.Sql.Length > 400 ? step.Sql[..400] + "..." : step.Sql;
+        return new SyncException(ErrorIds.SchemaMigrationFailed, info.Category,
+            $"Creating {step.Kind.ToLowerInvariant()} {step.Object} on the destination failed: {info.Message} Statement: {sql}",
+            step.Object, info.Retriable, e, e.SqlState);
+    }
+}
