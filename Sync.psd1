@@ -10,6 +10,7 @@
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('Sync.Format.ps1xml')
     CmdletsToExport      = @(
+        'Compare-SyncTask'
         'Get-SyncTask'
         'New-SyncEndpoint'
         'New-SyncTask'
@@ -17,6 +18,8 @@
         'Set-SyncTask'
         'Start-SyncTask'
         'Stop-SyncTask'
+        'Test-SyncTask'
+        'Wait-SyncTask'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

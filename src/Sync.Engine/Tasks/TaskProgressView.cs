@@ -16,6 +16,40 @@ public static class TaskProgressView
         return Math.Min(99.9, copy.BytesCopied * 100.0 / total);
     }
 
+    /// <summary>
+    /// The progress bars to show for a task: an overall bar (id 1), and under it one bar per table being copied.
+    /// Ids are stable per table within a run, so a bar moves instead of jumping.
+    /// </summary>
+    public static IReadOnlyList<ProgressBar> Bars(TaskInfo task)
+    {
+        var state = task.State;
+        var percent = Percent(task.Definition, state);
+        var status = state.Stage switch
+        {
+            SyncTaskStage.FullInitialization when state.Copy is { } copy =>
+                $"{copy.Tables.Count(t => t.State == TableCopyState.Copied)} of {copy.Tables.Count} tables, {copy.BytesCopied / 1048576.0:0.#} MB at {copy.BytesPerSecond / 1048576.0:0.#} MB/s",
+            SyncTaskStage.RealtimeSync when state.Stream is { } stream =>
+                $"latency {stream.LatencySeconds:0.###} s, {stream.TransactionsPerSecond:0} tx/s",
+            _ => $"{state.Status}",
+        };
+        var bars = new List<ProgressBar>
+        {
+            new(1, null, $"Sync task {task.Name}: {state.Stage}", status, percent is null ? -1 : (int)percent, (int?)Remaining(state)?.TotalSeconds ?? -1),
+        };
+        if (state.Copy is { } c && state.Stage == SyncTaskStage.FullInitialization)
+        {
+            for (var i = 0; i < c.Tables.Count; i++)
+            {
+                var table = c.Tables[i];
+                if (table.State != TableCopyState.Copying) continue;
+                var tablePercent = table.EstimatedBytes > 0 ? (int)Math.Min(99, table.BytesCopied * 100 / table.EstimatedBytes) : -1;
+                var ranges = table.Ranges.Count > 1 ? $", {table.Ranges.Count(r => r.State == TableCopyState.Copied)} of {table.Ranges.Count} ranges" : "";
+                bars.Add(new ProgressBar(2 + i, 1, $"{table.Source} -> {table.Destination}", $"{table.RowsCopied:N0} rows{ranges}", tablePercent, -1));
+            }
+        }
+        return bars;
+    }
+
     /// <summary>Time left for the full copy at its current rate, when one is known.</summary>
     public static TimeSpan? Remaining(TaskState state)
     {

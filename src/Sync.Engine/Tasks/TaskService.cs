@@ -198,6 +198,88 @@ public sealed class TaskService
         return report;
     }
 
+    /// <summary>Runs the prechecks and records the outcome in the task's state (Created becomes Ready when they pass).</summary>
+    public async Task<Precheck.PrecheckReport> RunPrechecksAsync(string name, CancellationToken cancellationToken)
+    {
+        var task = Get(name);
+        var report = await new Precheck.PrecheckRunner(Connections).RunAsync(task.Definition, cancellationToken).ConfigureAwait(false);
+        var summary = new PrecheckSummary
+        {
+            At = report.At, SuccessRate = report.SuccessRate, DefinitionRevision = task.Definition.Revision,
+            FailedChecks = report.Failures.Select(f => f.Id).ToArray(),
+            WarningChecks = report.Checks.Where(c => c.Outcome == PrecheckOutcome.Warning).Select(c => c.Id).ToArray(),
+        };
+        Store.UpdateState(task.Name, s => s with
+        {
+            Precheck = summary,
+            Status = s.Status is SyncTaskStatus.Created or SyncTaskStatus.Ready ? (report.Passed ? SyncTaskStatus.Ready : SyncTaskStatus.Created) : s.Status,
+        });
+        Store.AppendEvent(task.Name, new TaskEvent
+        {
+            Time = Clock.GetUtcNow(), Kind = SyncEventKind.Precheck, Level = report.Passed ? SyncEventLevel.Information : SyncEventLevel.Warning,
+            Message = report.Passed
+                ? $"Prechecks passed ({report.Checks.Count} checks, {summary.WarningChecks.Count} warnings)."
+                : $"Prechecks failed ({report.SuccessRate}%): {string.Join(", ", summary.FailedChecks)}.",
+        });
+        return report;
+    }
+
+    /// <summary>
+    /// Starts a task: prechecks first for a task that has not run yet (a failing check stops the start unless it is
+    /// ignorable and named in <paramref name="ignoreChecks"/>), then the background worker. A paused, stopped or failed
+    /// task resumes from what the destination recorded.
+    /// </summary>
+    public async Task<TaskInfo> StartAsync(string name, WorkerLaunchSpec spec, IReadOnlyCollection<string> ignoreChecks, CancellationToken cancellationToken)
+    {
+        var task = Get(name);
+        ThrowIfRunning(task);
+        if (task.State.Status == SyncTaskStatus.Completed)
+            throw SyncException.InvalidState(task.Name, "start", "Completed", "Create a new task, or run it again with Reset-SyncTask.");
+        if (task.State.StartedAt is null)
+        {
+            var report = await RunPrechecksAsync(task.Name, cancellationToken).ConfigureAwait(false);
+            if (!report.PassesIgnoring(ignoreChecks))
+            {
+                var blocking = report.Failures.Where(f => !f.Ignorable || !ignoreChecks.Contains(f.Id, StringComparer.OrdinalIgnoreCase)).ToList();
+                throw new SyncException(ErrorIds.PrecheckFailed, SyncErrorCategory.InvalidOperation,
+                    $"Task '{task.Name}' cannot start: prechecks passed {report.SuccessRate}%. " +
+                    string.Join(" ", blocking.Select(f => $"[{f.Id}{(f.Ignorable ? ", ignorable" : "")}] {f.Message}")) +
+                    " Run Test-SyncTask for the remedies" + (blocking.All(f => f.Ignorable) ? $", or start with -IgnoreCheck {string.Join(",", blocking.Select(f => f.Id))}." : "."),
+                    task.Name);
+            }
+        }
+        return await LaunchWorkerAsync(task.Name, spec, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Polls the task until <paramref name="condition"/> holds; fails when the task fails, or with WaitTimedOut.</summary>
+    public async Task<TaskInfo> WaitAsync(string name, WaitCondition condition, TimeSpan? timeout, TimeSpan latencyBound,
+        Action<TaskInfo>? onPoll, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var task = Get(name);
+            onPoll?.Invoke(task);
+            var state = task.State;
+            var stopped = task.Worker != WorkerLiveness.Alive && state.Status is not SyncTaskStatus.Starting;
+            var reached = condition switch
+            {
+                WaitCondition.FullSyncComplete => state.Copy?.CompletedAt is not null || (task.Definition.Mode == SyncTaskMode.Incremental && state.Stage == SyncTaskStage.RealtimeSync),
+                WaitCondition.CaughtUp => state.Stage == SyncTaskStage.RealtimeSync && state.Stream?.LatencySeconds is { } l && l <= latencyBound.TotalSeconds,
+                _ => stopped,
+            };
+            if (reached) return task;
+            if (state.Status == SyncTaskStatus.Failed || (stopped && condition != WaitCondition.Stopped))
+                throw new SyncException(state.LastError?.ErrorId ?? ErrorIds.SyncTaskNotRunning, state.LastError?.Category ?? SyncErrorCategory.InvalidOperation,
+                    $"Task '{task.Name}' is {state.Status}{(task.Worker == WorkerLiveness.Dead ? " (its worker died)" : "")} and will not reach {condition}" +
+                    (state.LastError is { } e ? $": {e.Message}" : "."), task.Name);
+            if (timeout is { } t && clock.Elapsed > t)
+                throw new SyncException(ErrorIds.WaitTimedOut, SyncErrorCategory.OperationTimeout,
+                    $"Task '{task.Name}' did not reach {condition} within {t.TotalSeconds:0} s (status {state.Status}, stage {state.Stage}). It keeps running.", task.Name);
+            await Task.Delay(500, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>
     /// Launches the task's worker and returns once it holds the task (status Running), or fails with the
     /// worker's own last words when it dies first.

@@ -131,6 +131,7 @@ public static partial class TaskValidator
         {
             Try(errors, "SchemaMapping", () => Identifier.ParseSingle(from));
             Try(errors, "SchemaMapping", () => Identifier.ParseSingle(to));
+            CheckUnquotedTarget("SchemaMapping", to, errors);
             CheckForbiddenObjectName("SchemaMapping", to, errors);
         }
         var targets = new Dictionary<QualifiedName, string>();
@@ -143,6 +144,7 @@ public static partial class TaskValidator
                 continue;
             }
             CheckForbiddenObjectName("TableMapping", target.Name, errors);
+            CheckUnquotedTarget("TableMapping", to, errors);
             if (targets.TryGetValue(target, out var other))
                 errors.Add(new("TableMapping", $"{from} and {other} are both mapped to {target}; each destination table takes one source table"));
             else targets[target] = from;
@@ -155,6 +157,7 @@ public static partial class TaskValidator
             {
                 Try(errors, "ColumnMapping", () => Identifier.ParseSingle(from));
                 Try(errors, "ColumnMapping", () => Identifier.ParseSingle(to));
+                CheckUnquotedTarget("ColumnMapping", to, errors);
                 if (to.Contains('\'') || to.Contains('"') && !to.StartsWith('"'))
                     errors.Add(new("ColumnMapping", $"column name '{to}' contains a quotation mark, which cannot be synchronized"));
                 if (!seen.Add(to))
@@ -162,6 +165,20 @@ public static partial class TaskValidator
             }
         }
     }
+
+    /// <summary>
+    /// Destination names follow psql's rules like every name: unquoted letters fold to lower case. A target written with
+    /// capitals or spaces but no quotes would silently become something else, so it must be quoted.
+    /// </summary>
+    private static void CheckUnquotedTarget(string field, string target, List<ValidationError> errors)
+    {
+        foreach (var part in SplitUnquotedParts(target))
+            if (part.Any(c => char.IsUpper(c) || !(char.IsLetterOrDigit(c) || c == '_' || c == '$')))
+                errors.Add(new(field, $"'{target}' has capitals or special characters outside double quotes, so it would become '{part.ToLowerInvariant()}'; write '\"{part}\"' to keep it as written"));
+    }
+
+    private static IEnumerable<string> SplitUnquotedParts(string text) =>
+        text.Trim().StartsWith('"') ? [] : text.Split('.').Where(p => !p.Contains('"'));
 
     private static void CheckForbiddenObjectName(string field, string name, List<ValidationError> errors)
     {

@@ -20,7 +20,7 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
     {
         await using var db = await postgres.CreateDatabasesAsync();
         var service = Service;
-        CreateIncremental(service, "life-1", db);
+        CreateLongRunning(service, "life-1", db);
 
         var started = await service.LaunchWorkerAsync("life-1", TestTasks.WorkerSpec, CancellationToken.None);
 
@@ -45,7 +45,7 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
     {
         await using var db = await postgres.CreateDatabasesAsync();
         var service = Service;
-        CreateIncremental(service, "life-2", db);
+        CreateLongRunning(service, "life-2", db);
         var started = await service.LaunchWorkerAsync("life-2", TestTasks.WorkerSpec, CancellationToken.None);
         try
         {
@@ -70,7 +70,7 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
     {
         await using var db = await postgres.CreateDatabasesAsync();
         var service = Service;
-        CreateIncremental(service, "life-3", db);
+        CreateLongRunning(service, "life-3", db);
         var started = await service.LaunchWorkerAsync("life-3", TestTasks.WorkerSpec, CancellationToken.None);
 
         using (var worker = Process.GetProcessById(started.State.Worker!.ProcessId))
@@ -92,7 +92,7 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
     {
         await using var db = await postgres.CreateDatabasesAsync();
         var service = Service;
-        CreateIncremental(service, "life-4", db);
+        CreateLongRunning(service, "life-4", db);
         var started = await service.LaunchWorkerAsync("life-4", TestTasks.WorkerSpec, CancellationToken.None);
 
         var refused = await Assert.ThrowsAsync<SyncException>(() => service.RemoveAsync("life-4", force: false, CancellationToken.None));
@@ -111,7 +111,7 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
     {
         await using var db = await postgres.CreateDatabasesAsync();
         var service = Service;
-        CreateIncremental(service, "life-5", db);
+        CreateLongRunning(service, "life-5", db);
         await service.LaunchWorkerAsync("life-5", TestTasks.WorkerSpec, CancellationToken.None);
         try
         {
@@ -140,7 +140,12 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
         Assert.Contains("Created", e.Message);
     }
 
-    private static void CreateIncremental(TaskService service, string name, DatabasePair db) =>
+    /// <summary>A task that keeps its worker busy for minutes: a throttled copy of 200,000 rows.</summary>
+    private static void CreateLongRunning(TaskService service, string name, DatabasePair db)
+    {
+        db.OnSourceAsync("CREATE TABLE IF NOT EXISTS slow (id int PRIMARY KEY, v text); INSERT INTO slow SELECT g, 'v' FROM generate_series(1, 200000) g ON CONFLICT DO NOTHING")
+            .GetAwaiter().GetResult();
         service.Create(name, TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
-            d => d with { Mode = SyncTaskMode.Incremental });
+            d => d with { Mode = SyncTaskMode.Full, Options = d.Options with { FlowControl = new FlowControl { RowsPerSecond = 1000 } } });
+    }
 }

@@ -31,7 +31,7 @@ public sealed class PasswordLeakTests(PostgresFixture postgres) : IDisposable
             var destination = EndpointParser.Parse(
                 new NpgsqlConnectionStringBuilder { Host = db.DestinationCluster.Host, Port = db.DestinationCluster.Port, Database = db.Name, Username = "postgres", Password = wrongPassword }.ConnectionString,
                 "destination");
-            var task = service.Create("leak-check", source, destination, d => d with { Mode = SyncTaskMode.Incremental });
+            var task = service.Create("leak-check", source, destination, d => d with { Mode = SyncTaskMode.Full });
 
             // The sealed password is usable: the engine connects with it.
             await using (var connection = new NpgsqlConnection(service.Connections.Build(task.Definition.Source, "test").ConnectionString))
@@ -46,8 +46,14 @@ public sealed class PasswordLeakTests(PostgresFixture postgres) : IDisposable
             messages.Add(failure.ToString());
 
             service.Update("leak-check", new TaskChanges { DestinationCredential = ("postgres", new Secret(wrongPassword)), Description = "changed" });
+            // The worker meets the wrong destination password and records the failure.
             await service.LaunchWorkerAsync("leak-check", TestTasks.WorkerSpec, CancellationToken.None);
-            await service.RequestStopAsync("leak-check", ControlAction.Stop, true, CancellationToken.None);
+            await TestTasks.WaitUntilAsync(() => service.Get("leak-check") is { Worker: not WorkerLiveness.Alive } t && t.State.Status is SyncTaskStatus.Failed or SyncTaskStatus.Retrying,
+                TimeSpan.FromSeconds(60), "the worker to record the authentication failure");
+            var lastError = service.Get("leak-check").State.LastError?.Message ?? "";
+            Assert.Contains("password authentication failed", lastError);
+            messages.Add(lastError);
+            if (service.Get("leak-check").IsRunning) await service.RequestStopAsync("leak-check", ControlAction.StopForce, true, CancellationToken.None);
             messages.AddRange(_temp.Store.ReadEvents("leak-check").Select(e => e.Event.Message));
             messages.Add(service.Get("leak-check").Definition.Source.ToString());
             messages.Add(source.ToString());
