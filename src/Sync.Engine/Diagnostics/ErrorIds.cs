@@ -27,6 +27,8 @@ public static class ErrorIds
     public const string PrecheckFailed = nameof(PrecheckFailed);
     public const string ReplicationSlotMissing = nameof(ReplicationSlotMissing);
     public const string CheckpointCorrupt = nameof(CheckpointCorrupt);
+    public const string ApplyConflict = nameof(ApplyConflict);
+    public const string ApplyFailed = nameof(ApplyFailed);
     public const string DestinationTableExists = nameof(DestinationTableExists);
     public const string SchemaMigrationFailed = nameof(SchemaMigrationFailed);
     public const string CopyFailed = nameof(CopyFailed);

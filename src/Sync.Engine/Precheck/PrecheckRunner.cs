@@ -14,10 +14,10 @@ namespace Sync.Engine.Precheck;
 /// or setting that fixes it. Checks that need a connection are skipped when that connection fails (the connectivity
 /// check already fails the report).
 /// </summary>
-public sealed class PrecheckRunner(ConnectionFactory connections)
+public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? longTransactionThreshold = null)
 {
     /// <summary>Transactions older than this block slot creation long enough to matter.</summary>
-    public static readonly TimeSpan LongTransactionThreshold = TimeSpan.FromMinutes(5);
+    public TimeSpan LongTransactionThreshold { get; } = longTransactionThreshold ?? TimeSpan.FromMinutes(5);
 
     public async Task<PrecheckReport> RunAsync(TaskDefinition task, CancellationToken ct)
     {
@@ -207,7 +207,8 @@ public sealed class PrecheckRunner(ConnectionFactory connections)
         {
             checks.Add(new PrecheckResult(PrecheckIds.ReplicationConnection, "Replication connection", PrecheckOutcome.Failed, false,
                 $"The source refused a replication connection: {ErrorClassifier.Classify(e).Message}",
-                $"Add to pg_hba.conf on the source, before other entries: host replication {task.Source.Username} <this host's address>/32 scram-sha-256; then SELECT pg_reload_conf();"));
+                $"The role needs REPLICATION (ALTER ROLE {Identifier.Quote(task.Source.Username)} REPLICATION;) and a free WAL sender. Logical replication connections match " +
+                $"pg_hba.conf entries for the database '{task.Source.Database}' (not the 'replication' keyword, which is for physical replication): allow {task.Source.Username} there from this host, then SELECT pg_reload_conf();"));
         }
     }
 
@@ -258,7 +259,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections)
                 "Fix the expressions with Set-SyncTask -RowFilter, or use a Full task on sources older than PostgreSQL 15."));
     }
 
-    private static async Task<PrecheckResult> CheckLongTransactionsAsync(NpgsqlConnection source, bool incremental, CancellationToken ct)
+    private async Task<PrecheckResult> CheckLongTransactionsAsync(NpgsqlConnection source, bool incremental, CancellationToken ct)
     {
         var old = new List<string>();
         await using (var command = new NpgsqlCommand(

@@ -32,6 +32,13 @@ public sealed partial class FullSync(TaskRunContext context)
         var firstRun = state.Copy?.SchemaMigratedAt is null;
         SetStage(firstRun ? SyncTaskStage.SchemaMigration : SyncTaskStage.FullInitialization);
 
+        if (task.Mode == SyncTaskMode.FullIncremental && state.Stream?.SlotName is null)
+        {
+            // The publication must exist before the slot: pgoutput reads it as of each change's position.
+            await using var src = await ConnectionFactory.OpenAsync(source, ServerSide.Source, task.Source, ct).ConfigureAwait(false);
+            var current = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(src, includeFunctions: false, ct).ConfigureAwait(false));
+            await Stream.PublicationManager.EnsureAsync(src, task, current, ct).ConfigureAwait(false);
+        }
         var lease = await OpenSnapshotAsync(task, source, factory, state, ct).ConfigureAwait(false);
         var leaseReleased = false;
         try

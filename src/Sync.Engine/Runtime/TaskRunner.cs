@@ -57,13 +57,34 @@ public sealed partial class TaskRunner : ITaskRunner
         var task = context.Definition;
         var state = context.Store.ReadState(task.Name);
         if (task.Mode != SyncTaskMode.Incremental && state.Copy?.CompletedAt is null)
-            await new FullSync(context).RunAsync(context.StopSignal).ConfigureAwait(false);
+        {
+            try
+            {
+                await new FullSync(context).RunAsync(context.StopSignal).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (context.StopSignal.IsCancellationRequested && context.StopRequested is StopMode.Stop or StopMode.Force)
+            {
+                return await EndUnfinishedAsync(context).ConfigureAwait(false);
+            }
+        }
         if (task.Mode == SyncTaskMode.Full)
             return RunOutcome.Completed("Full synchronization finished.");
-        context.UpdateState(s => s with { Stage = SyncTaskStage.RealtimeSync });
-        throw new SyncException(ErrorIds.InternalError, SyncErrorCategory.NotImplemented,
-            $"Task '{task.Name}' reached real-time synchronization, which this version of Sync cannot run yet. The full copy is complete and the replication slot keeps its position.",
-            task.Name);
+        return await new RealtimeSync(context).RunAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A stop during the copy of a streaming task ends the task: its slot would otherwise keep WAL on the source for a
+    /// task nobody resumes. What could not be dropped is reported.
+    /// </summary>
+    private static async Task<RunOutcome> EndUnfinishedAsync(TaskRunContext context)
+    {
+        var task = context.Definition;
+        if (task.Mode == SyncTaskMode.Full) return RunOutcome.Stopped("Stopped during the full copy; starting it again resumes the copy.");
+        await using var source = new Connections.ConnectionFactory(context.Store.Secrets).CreateDataSource(task.Source, $"sync:{task.Name}:stop", 2);
+        var left = await Stream.PublicationManager.DropAsync(source, task, CancellationToken.None).ConfigureAwait(false);
+        context.UpdateState(s => s with { Stream = s.Stream is null ? null : s.Stream with { SlotName = null } });
+        if (left.Count > 0) context.Event(SyncEventKind.Warning, SyncEventLevel.Warning, "Could not remove: " + string.Join("; ", left));
+        return RunOutcome.Stopped("Stopped during the full copy; the replication slot and publication were dropped. Reset-SyncTask runs the task again.");
     }
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "Task {TaskName}: retrying in {Seconds} s after {Error}")]

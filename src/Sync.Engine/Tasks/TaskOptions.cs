@@ -20,6 +20,8 @@ public sealed record TaskOptions
     public int ConnectionRetryMinutes { get; init; } = 720;
     /// <summary>How long other failures are retried; must be below the connection window.</summary>
     public int OtherRetryMinutes { get; init; } = 10;
+    /// <summary>An event warns when the task's slot holds more WAL than this on the source.</summary>
+    public long WalRetentionWarningBytes { get; init; } = 1024L * 1024 * 1024;
     /// <summary>Added to source sequence values when they are set on the destination at the end.</summary>
     public long SequenceSafetyMargin { get; init; } = 10_000;
 }

@@ -235,6 +235,9 @@ public sealed class TaskService
         ThrowIfRunning(task);
         if (task.State.Status == SyncTaskStatus.Completed)
             throw SyncException.InvalidState(task.Name, "start", "Completed", "Create a new task, or run it again with Reset-SyncTask.");
+        if (task.State.Status == SyncTaskStatus.Stopped && task.Definition.Mode != SyncTaskMode.Full && task.State.Stream?.SlotName is null && task.State.StartedAt is not null)
+            throw SyncException.InvalidState(task.Name, "start", "Stopped",
+                "Stopping ended its stream and dropped its replication slot, so changes since then cannot be followed. Run it again with Reset-SyncTask.");
         if (task.State.StartedAt is null)
         {
             var report = await RunPrechecksAsync(task.Name, cancellationToken).ConfigureAwait(false);

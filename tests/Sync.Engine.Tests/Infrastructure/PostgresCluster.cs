@@ -89,15 +89,6 @@ public sealed class PostgresCluster : IDisposable
         StartServer();
     }
 
-    /// <summary>Appends lines to pg_hba.conf (before the generated ones) and reloads.</summary>
-    public void PrependHba(params string[] lines)
-    {
-        var hba = Path.Combine(DataDirectory, "pg_hba.conf");
-        var content = string.Join("\n", lines) + "\n" + File.ReadAllText(hba);
-        File.WriteAllText(hba, content);
-        RunAsServerUser(Path.Combine(BinDirectory, "pg_ctl"), ["-D", DataDirectory, "reload"]);
-    }
-
     public string ConnectionString(string database = "postgres", string? user = null, string? password = null) =>
         new Npgsql.NpgsqlConnectionStringBuilder
         {

@@ -1,0 +1,34 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Sync.Engine.Apply;
+
+/// <summary>
+/// One destination statement for one source change. Every statement returns rows so that results line up with
+/// commands in a batch; what a returned row means depends on <see cref="Meaning"/>.
+/// </summary>
+public sealed record ApplyStatement(string Sql, IReadOnlyList<string?> Parameters, ApplyTable Table, StatementMeaning Meaning, string Key, string?[]? NewRow)
+{
+    public NpgsqlBatchCommand ToBatchCommand()
+    {
+        var command = new NpgsqlBatchCommand(Sql);
+        foreach (var value in Parameters)
+            command.Parameters.Add(new NpgsqlParameter { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Unknown });
+        return command;
+    }
+}
+
+/// <summary>What the rows a statement returns say about conflicts.</summary>
+public enum StatementMeaning
+{
+    /// <summary>A row means the insert happened; none means the key existed and was kept (Ignore).</summary>
+    InsertOrKeep,
+    /// <summary>The row says true when inserted, false when an existing row was overwritten.</summary>
+    InsertOrOverwrite,
+    /// <summary>Plain insert: a duplicate key raises an error (Fail).</summary>
+    Insert,
+    /// <summary>A row means the update found no row and inserted it instead.</summary>
+    UpdateOrInsert,
+    /// <summary>A row means a row was deleted; none means it was already missing.</summary>
+    Delete,
+}

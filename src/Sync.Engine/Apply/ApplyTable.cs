@@ -1,0 +1,55 @@
+using Sync.Engine.Catalog;
+using Sync.Engine.Schema;
+using Sync.Engine.Stream;
+
+namespace Sync.Engine.Apply;
+
+/// <summary>
+/// How a source relation of the stream lands on the destination: for each column of the relation message, the
+/// destination column and its type (for explicit casts of text values), or -1 when the task does not carry it.
+/// </summary>
+public sealed class ApplyTable
+{
+    public ApplyTable(RelationEvent relation, ScopedTable table, TaskScope scope, SyncLsn snapshotLsn)
+    {
+        Relation = relation;
+        Table = table;
+        SnapshotLsn = snapshotLsn;
+        var columns = table.Columns.ToDictionary(c => c.Name, StringComparer.Ordinal);
+        DestinationColumns = new string?[relation.Columns.Count];
+        Types = new string?[relation.Columns.Count];
+        for (var i = 0; i < relation.Columns.Count; i++)
+        {
+            if (!columns.TryGetValue(relation.Columns[i], out var column) || column.Generated is not null) continue;
+            DestinationColumns[i] = Identifier.Quote(table.DestinationColumn(column.Name));
+            Types[i] = SchemaBuilder.ColumnType(scope, column);
+        }
+        var primaryKey = table.Source.PrimaryKey?.Columns;
+        ConflictKey = primaryKey is { Count: > 0 } && primaryKey.All(table.ColumnNames.ContainsKey)
+            ? string.Join(", ", primaryKey.Select(k => Identifier.Quote(table.DestinationColumn(k))))
+            : null;
+        KeyIndexes = Enumerable.Range(0, relation.Columns.Count).Where(i => relation.KeyColumns[i] && DestinationColumns[i] is not null).ToArray();
+    }
+
+    public RelationEvent Relation { get; }
+    public ScopedTable Table { get; }
+    /// <summary>Changes committed before this position are already in the table's copy.</summary>
+    public SyncLsn SnapshotLsn { get; }
+    public string?[] DestinationColumns { get; }
+    public string?[] Types { get; }
+    /// <summary>Relation columns that form the replica identity (and that the task carries).</summary>
+    public int[] KeyIndexes { get; }
+    /// <summary>Destination primary key columns for ON CONFLICT, when the table has one.</summary>
+    public string? ConflictKey { get; }
+    public string Target => Table.Destination.Sql;
+
+    public bool Allows(TableOperations operation) => (Table.Operations & operation) != 0;
+
+    /// <summary>A short description of the key of a row, for conflict events and errors.</summary>
+    public string DescribeKey(string?[]? values)
+    {
+        if (values is null) return "(no key)";
+        var indexes = KeyIndexes.Length > 0 && !Relation.FullIdentity ? KeyIndexes : Enumerable.Range(0, values.Length).Where(i => DestinationColumns[i] is not null).ToArray();
+        return "(" + string.Join(", ", indexes.Select(i => $"{Relation.Columns[i]}={values[i] ?? "NULL"}")) + ")";
+    }
+}

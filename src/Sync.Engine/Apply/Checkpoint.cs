@@ -1,0 +1,84 @@
+using Npgsql;
+using Sync.Engine.Catalog;
+using Sync.Engine.Tasks;
+
+namespace Sync.Engine.Apply;
+
+/// <summary>
+/// The authoritative stream position, on the destination, committed with the changes it covers (DESIGN.md,
+/// "Checkpoints"): the task's replication origin where the role may use one (its transactions then also carry the
+/// origin, which two-way sync needs), else a one-row table the task owns.
+/// </summary>
+public sealed class Checkpoint
+{
+    private readonly string _origin;
+    private readonly QualifiedName _table;
+
+    private Checkpoint(string origin, QualifiedName table, bool useOrigin)
+    {
+        _origin = origin;
+        _table = table;
+        UsesOrigin = useOrigin;
+    }
+
+    public bool UsesOrigin { get; }
+
+    /// <summary>Prepares <paramref name="connection"/> (origin session or checkpoint table) and returns the checkpoint.</summary>
+    public static async Task<Checkpoint> OpenAsync(NpgsqlConnection connection, TaskDefinition task, CancellationToken ct)
+    {
+        var origin = TaskNaming.OriginName(task);
+        var table = new QualifiedName(TaskNaming.HelperSchema, TaskNaming.CheckpointTable(task));
+        try
+        {
+            await ExecuteAsync(connection, "SELECT pg_replication_origin_create($1) WHERE pg_replication_origin_oid($1) IS NULL", ct, origin).ConfigureAwait(false);
+            await ExecuteAsync(connection, "SELECT pg_replication_origin_session_setup($1)", ct, origin).ConfigureAwait(false);
+            return new Checkpoint(origin, table, useOrigin: true);
+        }
+        catch (PostgresException e) when (e.SqlState == "42501")
+        {
+            await ExecuteAsync(connection,
+                $"CREATE SCHEMA IF NOT EXISTS {Identifier.Quote(TaskNaming.HelperSchema)}; " +
+                $"CREATE TABLE IF NOT EXISTS {table.Sql} (id int PRIMARY KEY DEFAULT 1 CHECK (id = 1), end_lsn pg_lsn NOT NULL, commit_time timestamptz, updated_at timestamptz NOT NULL DEFAULT now())",
+                ct).ConfigureAwait(false);
+            return new Checkpoint(origin, table, useOrigin: false);
+        }
+    }
+
+    /// <summary>The end of the last source transaction applied and committed on the destination, if any.</summary>
+    public async Task<SyncLsn?> ReadAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        var sql = UsesOrigin
+            ? "SELECT pg_replication_origin_progress($1, true)::text"
+            : $"SELECT end_lsn::text FROM {_table.Sql}";
+        await using var command = new NpgsqlCommand(sql, connection);
+        if (UsesOrigin) command.Parameters.AddWithValue(_origin);
+        var value = await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
+        return value is string text && SyncLsn.TryParse(text, out var lsn) && lsn.IsValid ? lsn : null;
+    }
+
+    /// <summary>Records <paramref name="endLsn"/> inside the open transaction, so it commits with the changes.</summary>
+    public async Task RecordAsync(NpgsqlConnection connection, SyncLsn endLsn, DateTimeOffset commitTime, CancellationToken ct)
+    {
+        if (UsesOrigin)
+        {
+            await using var command = new NpgsqlCommand("SELECT pg_replication_origin_xact_setup($1::pg_lsn, $2)", connection);
+            command.Parameters.AddWithValue(endLsn.ToString());
+            command.Parameters.AddWithValue(commitTime);
+            await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return;
+        }
+        await using var upsert = new NpgsqlCommand(
+            $"INSERT INTO {_table.Sql} (id, end_lsn, commit_time, updated_at) VALUES (1, $1::pg_lsn, $2, now()) " +
+            "ON CONFLICT (id) DO UPDATE SET end_lsn = EXCLUDED.end_lsn, commit_time = EXCLUDED.commit_time, updated_at = now()", connection);
+        upsert.Parameters.AddWithValue(endLsn.ToString());
+        upsert.Parameters.AddWithValue(commitTime);
+        await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken ct, params object[] args)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var a in args) command.Parameters.AddWithValue(a);
+        await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,107 @@
+using System.Text;
+using Sync.Engine.Stream;
+
+namespace Sync.Engine.Apply;
+
+/// <summary>
+/// Builds the destination statement of a change. Values travel as untyped text parameters with explicit casts to
+/// the destination column types, exactly like literals, so every type (enums, arrays, composites, domains) reads the
+/// text pgoutput produced. Statements for the same table and column shape have the same text, so the driver
+/// prepares them once. Tables without a key match rows on every old value and change exactly one row.
+/// </summary>
+public static class StatementBuilder
+{
+    public static ApplyStatement Insert(ApplyTable table, RowEvent change, ConflictPolicy policy)
+    {
+        var (columns, parameters) = Present(table, change.NewValues!, change.Unchanged);
+        var sql = new StringBuilder($"INSERT INTO {table.Target} ({string.Join(", ", columns.Select(c => table.DestinationColumns[c]))}) VALUES (")
+            .Append(string.Join(", ", columns.Select((c, i) => Param(i + 1, table.Types[c]!)))).Append(')');
+        var meaning = AppendConflict(sql, table, columns, policy);
+        return new ApplyStatement(sql.ToString(), parameters, table, meaning, table.DescribeKey(change.NewValues), change.NewValues);
+    }
+
+    public static ApplyStatement Update(ApplyTable table, RowEvent change, ConflictPolicy policy)
+    {
+        var (columns, parameters) = Present(table, change.NewValues!, change.Unchanged);
+        var set = string.Join(", ", columns.Select((c, i) => $"{table.DestinationColumns[c]} = {Param(i + 1, table.Types[c]!)}"));
+        var keySource = change.OldValues ?? change.NewValues!;
+        var (where, whereParameters) = Match(table, keySource, change.OldValues is not null && change.OldIsFullRow, parameters.Count);
+        var allParameters = parameters.Concat(whereParameters).ToList();
+        var insertColumns = string.Join(", ", columns.Select(c => table.DestinationColumns[c]));
+        var insertValues = string.Join(", ", columns.Select((c, i) => Param(i + 1, table.Types[c]!)));
+        var sql = new StringBuilder()
+            .Append($"WITH u AS (UPDATE {table.Target} SET {set} WHERE {where} RETURNING 1) ")
+            .Append($"INSERT INTO {table.Target} ({insertColumns}) SELECT {insertValues} WHERE NOT EXISTS (SELECT 1 FROM u)");
+        AppendConflict(sql, table, columns, policy, returning: "RETURNING 0");
+        return new ApplyStatement(sql.ToString(), allParameters, table, StatementMeaning.UpdateOrInsert, table.DescribeKey(keySource), change.NewValues);
+    }
+
+    public static ApplyStatement Delete(ApplyTable table, RowEvent change)
+    {
+        var (where, parameters) = Match(table, change.OldValues!, change.OldIsFullRow, 0);
+        return new ApplyStatement($"DELETE FROM {table.Target} WHERE {where} RETURNING 1", parameters, table, StatementMeaning.Delete,
+            table.DescribeKey(change.OldValues), null);
+    }
+
+    /// <summary>The columns a change carries (known to the task, not unchanged TOAST) and their values in order.</summary>
+    private static (List<int> Columns, List<string?> Values) Present(ApplyTable table, string?[] values, bool[]? unchanged)
+    {
+        var columns = new List<int>();
+        var parameters = new List<string?>();
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (table.DestinationColumns[i] is null || (unchanged is not null && unchanged[i])) continue;
+            columns.Add(i);
+            parameters.Add(values[i]);
+        }
+        return (columns, parameters);
+    }
+
+    /// <summary>
+    /// WHERE clause finding the row: by key when the relation has one, else (REPLICA IDENTITY FULL) the one row whose
+    /// every value matches, compared as text in this session so types without equality operators work too.
+    /// </summary>
+    private static (string Where, List<string?> Parameters) Match(ApplyTable table, string?[] values, bool fullRow, int offset)
+    {
+        var parameters = new List<string?>();
+        if (table.KeyIndexes.Length > 0 && !table.Relation.FullIdentity)
+        {
+            var conditions = table.KeyIndexes.Select(i =>
+            {
+                parameters.Add(values[i]);
+                return $"{table.DestinationColumns[i]} = {Param(offset + parameters.Count, table.Types[i]!)}";
+            });
+            return (string.Join(" AND ", conditions.ToList()), parameters);
+        }
+        var matches = new List<string>();
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (table.DestinationColumns[i] is null) continue;
+            if (values[i] is null) { matches.Add($"{table.DestinationColumns[i]} IS NULL"); continue; }
+            parameters.Add(values[i]);
+            matches.Add($"{table.DestinationColumns[i]}::text = ({Param(offset + parameters.Count, table.Types[i]!)})::text");
+        }
+        var condition = matches.Count == 0 ? "true" : string.Join(" AND ", matches);
+        return ($"ctid = (SELECT ctid FROM {table.Target} WHERE {condition} LIMIT 1)", parameters);
+    }
+
+    private static StatementMeaning AppendConflict(StringBuilder sql, ApplyTable table, List<int> columns, ConflictPolicy policy, string returning = "RETURNING 1")
+    {
+        switch (policy)
+        {
+            case ConflictPolicy.Ignore:
+                sql.Append(" ON CONFLICT DO NOTHING ").Append(returning);
+                return StatementMeaning.InsertOrKeep;
+            case ConflictPolicy.Overwrite when table.ConflictKey is not null:
+                var updates = columns.Select(c => $"{table.DestinationColumns[c]} = EXCLUDED.{table.DestinationColumns[c]}").ToList();
+                sql.Append($" ON CONFLICT ({table.ConflictKey}) DO UPDATE SET ").Append(string.Join(", ", updates));
+                sql.Append(returning == "RETURNING 1" ? " RETURNING (xmax = 0)" : " " + returning);
+                return StatementMeaning.InsertOrOverwrite;
+            default:
+                sql.Append(' ').Append(returning);
+                return StatementMeaning.Insert;
+        }
+    }
+
+    private static string Param(int index, string type) => $"${index}::{type}";
+}

@@ -1,0 +1,419 @@
+using System.Globalization;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Npgsql.Replication;
+using Sync.Engine.Apply;
+using Sync.Engine.Catalog;
+using Sync.Engine.Connections;
+using Sync.Engine.Diagnostics;
+using Sync.Engine.Schema;
+using Sync.Engine.Stream;
+using Sync.Engine.Tasks;
+
+namespace Sync.Engine.Runtime;
+
+/// <summary>
+/// The second half of a task (DESIGN.md, "Stream", "Apply"): read the slot, apply in source commit order, commit
+/// the checkpoint with the changes, confirm to the source only what the destination committed. A reader task
+/// fills a bounded channel; this loop applies, groups commits, answers heartbeats and the operator's requests.
+/// </summary>
+public sealed partial class RealtimeSync(TaskRunContext context)
+{
+    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan SequenceInterval = TimeSpan.FromSeconds(60);
+    private readonly ILogger _log = context.Loggers.CreateLogger<RealtimeSync>();
+    private volatile float _heartbeatLatency = -1;
+    private long _lagBytes = -1;
+    private long _retainedBytes = -1;
+    private bool _retentionWarned;
+
+    public async Task<RunOutcome> RunAsync()
+    {
+        var task = context.Definition;
+        var halt = context.Halt;
+        var factory = new ConnectionFactory(context.Store.Secrets);
+        await using var source = factory.CreateDataSource(task.Source, $"sync:{task.Name}:stream", 4);
+        var slot = TaskNaming.SlotName(task);
+        var prefix = TaskNaming.Prefix(task);
+        SetStage(SyncTaskStage.RealtimeSync);
+
+        TaskScope scope;
+        int sourceVersion;
+        await using (var src = await ConnectionFactory.OpenAsync(source, ServerSide.Source, task.Source, halt).ConfigureAwait(false))
+        {
+            sourceVersion = src.PostgreSqlVersion.Major;
+            scope = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(src, includeFunctions: false, halt).ConfigureAwait(false));
+            var state = context.Store.ReadState(task.Name);
+            if (state.Stream?.SlotName is null)
+            {
+                await PublicationManager.EnsureAsync(src, task, scope, halt).ConfigureAwait(false);
+                var consistent = await PublicationManager.CreateSlotAsync(factory.Build(task.Source, $"sync:{task.Name}:slot", replication: true).ConnectionString, slot, halt).ConfigureAwait(false);
+                context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { SlotName = slot, SlotConsistentLsn = consistent.ToString() } });
+                context.Event(SyncEventKind.Progress, SyncEventLevel.Information, $"Replication slot {slot} created on the source at {consistent}; changes from there on are applied.");
+            }
+            else if (!await PublicationManager.SlotExistsAsync(src, slot, halt).ConfigureAwait(false))
+            {
+                throw new SyncException(ErrorIds.ReplicationSlotMissing, SyncErrorCategory.ObjectNotFound,
+                    $"Task '{task.Name}' cannot stream: its replication slot {slot} no longer exists on the source {task.Source} (dropped by hand, or removed by max_slot_wal_keep_size). " +
+                    "Changes since its last position are lost to this task; run Reset-SyncTask to copy the data again under a new slot.", task.Name);
+            }
+            else
+            {
+                await PublicationManager.EnsureAsync(src, task, scope, halt).ConfigureAwait(false);
+            }
+        }
+        var tableLsns = (context.Store.ReadState(task.Name).Copy?.Tables ?? [])
+            .Where(t => SyncLsn.TryParse(t.SnapshotLsn, out _))
+            .ToDictionary(t => t.Source, t => SyncLsn.Parse(t.SnapshotLsn!));
+
+        var applyBuilder = factory.Build(task.Destination, $"sync:{task.Name}:apply");
+        applyBuilder.Pooling = false;
+        applyBuilder.MaxAutoPrepare = 512;
+        applyBuilder.AutoPrepareMinUsages = 2;
+        await using var destination = new NpgsqlConnection(applyBuilder.ConnectionString);
+        try { await destination.OpenAsync(halt).ConfigureAwait(false); }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException) { throw ConnectionFactory.ConnectionError(ServerSide.Destination, task.Destination, e); }
+        await PrepareApplySessionAsync(destination, halt).ConfigureAwait(false);
+        var checkpoint = await Checkpoint.OpenAsync(destination, task, halt).ConfigureAwait(false);
+        var resumeAt = await checkpoint.ReadAsync(destination, halt).ConfigureAwait(false);
+        var applier = new ChangeApplier(destination, checkpoint, task.Name, context.Clock);
+        if (resumeAt is { } at) applier.Resume(at);
+
+        await using var replication = new LogicalReplicationConnection(factory.Build(task.Source, $"sync:{task.Name}:stream", replication: true).ConnectionString);
+        try { await replication.Open(halt).ConfigureAwait(false); }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException) { throw ConnectionFactory.ConnectionError(ServerSide.Source, task.Source, e); }
+        var messages = sourceVersion >= 14;
+        var reader = new PgOutputReader(replication, slot, TaskNaming.PublicationName(task), messages);
+        context.Event(SyncEventKind.StageChanged, SyncEventLevel.Information,
+            $"Streaming from slot {slot}{(resumeAt is { } r ? $", resuming after {r}" : "")}; checkpoint kept in {(checkpoint.UsesOrigin ? $"replication origin {TaskNaming.OriginName(task)}" : "the task's checkpoint table")}.");
+
+        using var readerStop = CancellationTokenSource.CreateLinkedTokenSource(halt);
+        var channel = Channel.CreateBounded<StreamEvent>(new BoundedChannelOptions(4096) { SingleReader = true, SingleWriter = true });
+        var producer = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var e in reader.ReadAsync(resumeAt, readerStop.Token).ConfigureAwait(false))
+                    await channel.Writer.WriteAsync(e, readerStop.Token).ConfigureAwait(false);
+                channel.Writer.TryComplete();
+            }
+            catch (Exception e) { channel.Writer.TryComplete(MapStreamError(e, task, slot)); }
+        });
+        var monitor = Task.Run(() => MonitorAsync(source, scope, prefix, slot, applier, messages, readerStop.Token));
+        (RunOutcome Outcome, bool EndStream) result;
+        try
+        {
+            result = await ApplyLoopAsync(task, scope, tableLsns, applier, reader, channel.Reader, source, prefix, messages, resumeAt).ConfigureAwait(false);
+        }
+        catch
+        {
+            await applier.RollbackAsync().ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            readerStop.Cancel();
+            try { await producer.ConfigureAwait(false); } catch (OperationCanceledException) { }
+            try { await monitor.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        }
+        if (!result.EndStream) return result.Outcome;
+        // The slot can be dropped only once no walsender uses it: close the stream first.
+        await replication.DisposeAsync().ConfigureAwait(false);
+        return await EndAsync(task, source, result.Outcome.Message ?? "").ConfigureAwait(false);
+    }
+
+    private async Task<(RunOutcome Outcome, bool EndStream)> ApplyLoopAsync(TaskDefinition task, TaskScope scope, Dictionary<string, SyncLsn> tableLsns, ChangeApplier applier,
+        PgOutputReader reader, ChannelReader<StreamEvent> events, NpgsqlDataSource source, string prefix, bool messages, SyncLsn? resumeAt)
+    {
+        var halt = context.Halt;
+        var relations = new Dictionary<uint, ApplyTable?>();
+        var skipping = false;
+        var inTransaction = false;
+        var commitLsn = SyncLsn.Invalid;
+        SyncLsn confirmed = resumeAt ?? SyncLsn.Invalid;
+        SyncLsn? drainMarker = null;
+        var lastReport = context.Clock.GetTimestamp();
+        var rateBase = (Tx: 0L, Rows: 0L, At: context.Clock.GetTimestamp());
+        var policy = task.Options.ConflictPolicy;
+        context.DefinitionChanged += changed => policy = changed.Options.ConflictPolicy;
+        double? latency = null;
+        long? idleSinceDrain = null;
+
+        while (true)
+        {
+            halt.ThrowIfCancellationRequested();
+            var stop = context.StopRequested;
+            if (stop == StopMode.Pause && !inTransaction)
+            {
+                await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
+                Report(applier, confirmed, latency, ref rateBase);
+                return (RunOutcome.Paused($"Paused at {applier.Committed}; the slot keeps the changes since then."), false);
+            }
+            if (stop == StopMode.Stop && drainMarker is null)
+            {
+                drainMarker = await MarkDrainAsync(source, prefix, messages, halt).ConfigureAwait(false);
+                context.Event(SyncEventKind.Operator, SyncEventLevel.Information, $"Draining to the source's position {drainMarker} before stopping.");
+            }
+
+            StreamEvent? next = null;
+            if (!events.TryRead(out next))
+            {
+                if (applier.ShouldCommit(streamIdle: true))
+                {
+                    await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
+                    latency = Math.Max(0, (context.Clock.GetUtcNow() - applier.LastCommitTime).TotalSeconds);
+                }
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(halt);
+                wait.CancelAfter(TimeSpan.FromMilliseconds(200));
+                try
+                {
+                    if (!await events.WaitToReadAsync(wait.Token).ConfigureAwait(false))
+                        throw new SyncException(ErrorIds.SourceConnectionFailed, SyncErrorCategory.ConnectionError,
+                            $"The replication stream of task '{task.Name}' ended unexpectedly.", task.Name, retriable: true);
+                }
+                catch (OperationCanceledException) when (!halt.IsCancellationRequested) { }
+                if (drainMarker is not null && !messages && !inTransaction && !applier.GroupOpen && events.Count == 0)
+                {
+                    // Sources before PostgreSQL 14 cannot mark the drain point in the stream: stop once the stream has been
+                    // quiet for two seconds after the request, with nothing in flight.
+                    idleSinceDrain ??= context.Clock.GetTimestamp();
+                    if (context.Clock.GetElapsedTime(idleSinceDrain.Value) >= TimeSpan.FromSeconds(2))
+                        return await FinishAsync(task, scope, source, applier, confirmed).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                switch (next)
+                {
+                    case BeginEvent begin:
+                        inTransaction = true;
+                        commitLsn = begin.CommitLsn;
+                        skipping = resumeAt is { } done && begin.CommitLsn < done;
+                        if (!skipping) await applier.BeginSourceTransactionAsync(halt).ConfigureAwait(false);
+                        break;
+                    case RelationEvent relation:
+                        relations[relation.RelationId] = scope.Find(new QualifiedName(relation.Schema, relation.Name)) is { } scoped
+                            ? new ApplyTable(relation, scoped, scope, tableLsns.GetValueOrDefault(scoped.Name.ToString()))
+                            : null;
+                        break;
+                    case RowEvent row when !skipping:
+                        if (relations.GetValueOrDefault(row.RelationId) is not { } table || commitLsn < table.SnapshotLsn) break;
+                        var statement = row.Kind switch
+                        {
+                            RowChangeKind.Insert when table.Allows(TableOperations.Insert) => StatementBuilder.Insert(table, row, policy),
+                            RowChangeKind.Update when table.Allows(TableOperations.Update) => StatementBuilder.Update(table, row, policy),
+                            RowChangeKind.Delete when table.Allows(TableOperations.Delete) => StatementBuilder.Delete(table, row),
+                            _ => null,
+                        };
+                        if (statement is not null) await applier.AddAsync(statement, halt).ConfigureAwait(false);
+                        break;
+                    case TruncateEvent truncate when !skipping:
+                        var truncated = truncate.RelationIds.Select(id => relations.GetValueOrDefault(id))
+                            .Where(t => t is not null && t.Allows(TableOperations.Ddl) && commitLsn >= t.SnapshotLsn).Select(t => t!).ToList();
+                        if (truncated.Count > 0)
+                        {
+                            await applier.TruncateAsync(truncated, truncate.Cascade, truncate.RestartIdentity, halt).ConfigureAwait(false);
+                            context.Event(SyncEventKind.Ddl, SyncEventLevel.Information, $"TRUNCATE applied to {string.Join(", ", truncated.Select(t => t.Table.Destination.ToString()))}.");
+                        }
+                        break;
+                    case CommitEvent commit:
+                        inTransaction = false;
+                        if (!skipping) applier.EndSourceTransaction(commit);
+                        skipping = false;
+                        if (applier.ShouldCommit(streamIdle: events.Count == 0))
+                        {
+                            await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
+                            latency = Math.Max(0, (context.Clock.GetUtcNow() - commit.CommitTime).TotalSeconds);
+                        }
+                        break;
+                    case HeartbeatEvent heartbeat when heartbeat.Prefix == prefix:
+                        if (inTransaction) break;
+                        await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
+                        // Everything that committed before this message has been applied and committed: the slot may move here.
+                        if (heartbeat.Lsn > confirmed) confirmed = heartbeat.Lsn;
+                        if (DateTimeOffset.TryParse(heartbeat.Payload, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var sent))
+                            latency = Math.Max(0, (context.Clock.GetUtcNow() - sent).TotalSeconds);
+                        if (drainMarker is { } marker && heartbeat.Lsn >= marker)
+                            return await FinishAsync(task, scope, source, applier, confirmed).ConfigureAwait(false);
+                        break;
+                }
+            }
+            if (next is not null) idleSinceDrain = null;
+            if (applier.Committed > confirmed) confirmed = applier.Committed;
+            reader.Confirm(confirmed);
+            if (context.Clock.GetElapsedTime(lastReport) >= TimeSpan.FromSeconds(1))
+            {
+                Report(applier, confirmed, latency ?? (_heartbeatLatency >= 0 ? _heartbeatLatency : null), ref rateBase);
+                lastReport = context.Clock.GetTimestamp();
+            }
+        }
+    }
+
+    /// <summary>The normal end of a stream: all applied up to the drain point, sequences ahead by the margin, slot and publication dropped.</summary>
+    private async Task<(RunOutcome, bool)> FinishAsync(TaskDefinition task, TaskScope scope, NpgsqlDataSource source, ChangeApplier applier, SyncLsn confirmed)
+    {
+        await applier.CommitGroupAsync(WriteConflicts, context.Halt).ConfigureAwait(false);
+        var factory = new ConnectionFactory(context.Store.Secrets);
+        await using (var destination = factory.CreateDataSource(task.Destination, $"sync:{task.Name}:stop", 2))
+        {
+            var count = await SourceSequences.CopyValuesAsync(source, destination, scope, task.Options.SequenceSafetyMargin, context.Halt).ConfigureAwait(false);
+            context.Event(SyncEventKind.Progress, SyncEventLevel.Information,
+                $"{count} destination sequences set to the source's values plus the safety margin of {task.Options.SequenceSafetyMargin:N0}.");
+        }
+        context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { CheckpointLsn = applier.Committed.ToString(), ConfirmedLsn = confirmed.ToString() } });
+        return (RunOutcome.Completed($"Stopped after applying everything up to {applier.Committed}."), true);
+    }
+
+    /// <summary>Drops the slot and publication (the task's stream ends here) and reports what could not be dropped.</summary>
+    private async Task<RunOutcome> EndAsync(TaskDefinition task, NpgsqlDataSource source, string message)
+    {
+        var left = await PublicationManager.DropAsync(source, task, CancellationToken.None).ConfigureAwait(false);
+        context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { SlotName = null } });
+        if (left.Count > 0)
+            context.Event(SyncEventKind.Warning, SyncEventLevel.Warning, "Could not remove: " + string.Join("; ", left));
+        return RunOutcome.Completed(message + (left.Count == 0 ? $" Slot and publication {TaskNaming.SlotName(task)} dropped." : ""));
+    }
+
+    /// <summary>A position the drain must reach: a heartbeat message written now (PostgreSQL 14+), else the current WAL end.</summary>
+    private static async Task<SyncLsn> MarkDrainAsync(NpgsqlDataSource source, string prefix, bool messages, CancellationToken ct)
+    {
+        await using var connection = await source.OpenConnectionAsync(ct).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(messages
+            ? "SELECT pg_logical_emit_message(false, $1, now()::text)::text"
+            : "SELECT pg_current_wal_lsn()::text", connection);
+        if (messages) command.Parameters.AddWithValue(prefix);
+        return SyncLsn.Parse((string)(await command.ExecuteScalarAsync(ct).ConfigureAwait(false))!);
+    }
+
+    /// <summary>Every few seconds: a heartbeat through the stream, the source's position and retained WAL, and sequence values every minute.</summary>
+    private async Task MonitorAsync(NpgsqlDataSource source, TaskScope scope, string prefix, string slot, ChangeApplier applier, bool messages, CancellationToken ct)
+    {
+        var lastSequences = context.Clock.GetTimestamp();
+        var heartbeats = messages;
+        var factory = new ConnectionFactory(context.Store.Secrets);
+        await using var destination = factory.CreateDataSource(context.Definition.Destination, $"sync:{context.TaskName}:sequences", 2);
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await source.OpenConnectionAsync(ct).ConfigureAwait(false);
+                if (heartbeats)
+                {
+                    try
+                    {
+                        await using var emit = new NpgsqlCommand("SELECT pg_logical_emit_message(false, $1, now()::text)", connection);
+                        emit.Parameters.AddWithValue(prefix);
+                        await emit.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                    }
+                    catch (PostgresException e) when (e.SqlState == "42501")
+                    {
+                        heartbeats = false;
+                        context.Event(SyncEventKind.Warning, SyncEventLevel.Warning,
+                            $"The source user may not write logical decoding messages ({e.MessageText}); latency is measured from commits only and the slot advances only with applied changes.");
+                    }
+                }
+                await using (var position = new NpgsqlCommand(
+                    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), coalesce(confirmed_flush_lsn, '0/0'))::bigint, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1", connection))
+                {
+                    position.Parameters.AddWithValue(slot);
+                    await using var reader = await position.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                    if (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        Interlocked.Exchange(ref _lagBytes, reader.IsDBNull(0) ? -1 : reader.GetInt64(0));
+                        Interlocked.Exchange(ref _retainedBytes, reader.IsDBNull(1) ? -1 : reader.GetInt64(1));
+                    }
+                }
+                var retained = Interlocked.Read(ref _retainedBytes);
+                if (retained > context.Definition.Options.WalRetentionWarningBytes && !_retentionWarned)
+                {
+                    _retentionWarned = true;
+                    context.Event(SyncEventKind.Warning, SyncEventLevel.Warning,
+                        $"Slot {slot} holds {retained / 1048576.0:N0} MB of WAL on the source (warning threshold {context.Definition.Options.WalRetentionWarningBytes / 1048576.0:N0} MB): the task is behind or stopped.");
+                }
+                if (context.Clock.GetElapsedTime(lastSequences) >= SequenceInterval)
+                {
+                    await SourceSequences.CopyValuesAsync(source, destination, scope, 0, ct).ConfigureAwait(false);
+                    lastSequences = context.Clock.GetTimestamp();
+                }
+            }
+            catch (Exception e) when (e is NpgsqlException or SyncException or TimeoutException)
+            {
+                LogMonitor(context.TaskName, ErrorClassifier.Classify(e).Message);
+            }
+            await Task.Delay(HeartbeatInterval, context.Clock, ct).ConfigureAwait(false);
+        }
+    }
+
+    private void Report(ChangeApplier applier, SyncLsn confirmed, double? latency, ref (long Tx, long Rows, long At) rateBase)
+    {
+        var seconds = Math.Max(0.001, context.Clock.GetElapsedTime(rateBase.At).TotalSeconds);
+        var tps = (applier.AppliedTransactions - rateBase.Tx) / seconds;
+        var rps = (applier.AppliedRows - rateBase.Rows) / seconds;
+        rateBase = (applier.AppliedTransactions, applier.AppliedRows, context.Clock.GetTimestamp());
+        var lag = Interlocked.Read(ref _lagBytes);
+        var retained = Interlocked.Read(ref _retainedBytes);
+        var lastCommit = applier.LastCommitTime;
+        try
+        {
+            context.UpdateState(s => s with
+            {
+                Stream = (s.Stream ?? new StreamProgress()) with
+                {
+                    CheckpointLsn = applier.Committed.IsValid ? applier.Committed.ToString() : s.Stream?.CheckpointLsn,
+                    ConfirmedLsn = confirmed.IsValid ? confirmed.ToString() : s.Stream?.ConfirmedLsn,
+                    LatencySeconds = latency,
+                    LagBytes = lag >= 0 ? lag : null,
+                    RetainedWalBytes = retained >= 0 ? retained : null,
+                    AppliedTransactions = applier.AppliedTransactions,
+                    AppliedRows = applier.AppliedRows,
+                    TransactionsPerSecond = Math.Round(tps, 1),
+                    RowsPerSecond = Math.Round(rps, 1),
+                    LastSourceCommit = lastCommit == default ? s.Stream?.LastSourceCommit : lastCommit,
+                },
+            });
+        }
+        catch (SyncException e)
+        {
+            LogMonitor(context.TaskName, e.Message);
+        }
+    }
+
+    private void WriteConflicts(IReadOnlyList<TaskEvent> conflicts)
+    {
+        foreach (var conflict in conflicts) context.Store.AppendEvent(context.TaskName, conflict);
+    }
+
+    private static async Task PrepareApplySessionAsync(NpgsqlConnection destination, CancellationToken ct)
+    {
+        await using (var command = new NpgsqlCommand("SET synchronous_commit = on; SET search_path = pg_catalog", destination))
+            await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await using var replica = new NpgsqlCommand("SET session_replication_role = replica", destination);
+            await replica.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState == "42501") { }
+    }
+
+    private static Exception MapStreamError(Exception e, TaskDefinition task, string slot)
+    {
+        if (e is PostgresException { SqlState: "42704" } missing)
+            return new SyncException(ErrorIds.ReplicationSlotMissing, SyncErrorCategory.ObjectNotFound,
+                $"Task '{task.Name}' cannot stream: {missing.MessageText}. The slot {slot} was dropped on the source; run Reset-SyncTask to copy the data again under a new slot.",
+                task.Name, inner: e);
+        if (e is NpgsqlException or IOException or TimeoutException)
+            return ConnectionFactory.ConnectionError(ServerSide.Source, task.Source, e);
+        return e;
+    }
+
+    private void SetStage(SyncTaskStage stage)
+    {
+        if (context.Store.ReadState(context.TaskName).Stage == stage) return;
+        context.UpdateState(s => s with { Stage = stage });
+        context.Event(SyncEventKind.StageChanged, SyncEventLevel.Information, $"Stage {stage}.");
+    }
+
+    [LoggerMessage(EventId = 400, Level = LogLevel.Warning, Message = "Task {TaskName}: stream monitor: {Reason}")]
+    private partial void LogMonitor(string taskName, string reason);
+}

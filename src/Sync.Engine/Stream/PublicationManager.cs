@@ -1,0 +1,81 @@
+using Npgsql;
+using Npgsql.Replication;
+using Sync.Engine.Catalog;
+using Sync.Engine.Schema;
+using Sync.Engine.Tasks;
+
+namespace Sync.Engine.Stream;
+
+/// <summary>The task's publication and slot on the source: created before the slot, kept in step with the scope.</summary>
+public static class PublicationManager
+{
+    /// <summary>Creates the publication, or sets its tables to the scope's (with row filters on PostgreSQL 15+).</summary>
+    public static async Task EnsureAsync(NpgsqlConnection source, TaskDefinition task, TaskScope scope, CancellationToken ct)
+    {
+        var name = Identifier.Quote(TaskNaming.PublicationName(task));
+        var filters = source.PostgreSqlVersion.Major >= 15;
+        var tables = scope.DataTables.Select(t => t.Name.Sql + (filters && t.RowFilter is not null ? $" WHERE ({t.RowFilter})" : "")).ToList();
+        if (tables.Count == 0)
+            throw new Diagnostics.SyncException(Diagnostics.ErrorIds.PrecheckFailed, Diagnostics.SyncErrorCategory.InvalidOperation,
+                $"Task '{task.Name}' selects no table on the source; there is nothing to stream. Check -Schema and -Table.", task.Name);
+        var exists = await ScalarAsync(source, "SELECT count(*) FROM pg_publication WHERE pubname = $1", ct, TaskNaming.PublicationName(task)).ConfigureAwait(false) > 0;
+        var sql = exists
+            ? $"ALTER PUBLICATION {name} SET TABLE {string.Join(", ", tables)}"
+            : $"CREATE PUBLICATION {name} FOR TABLE {string.Join(", ", tables)} WITH (publish = 'insert, update, delete, truncate')";
+        await using var command = new NpgsqlCommand(sql, source);
+        await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    public static async Task<bool> SlotExistsAsync(NpgsqlConnection source, string slot, CancellationToken ct) =>
+        await ScalarAsync(source, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", ct, slot).ConfigureAwait(false) > 0;
+
+    /// <summary>Creates the task's slot without a snapshot (Incremental tasks stream from the moment they start).</summary>
+    public static async Task<SyncLsn> CreateSlotAsync(string replicationConnectionString, string slot, CancellationToken ct)
+    {
+        await using var connection = new LogicalReplicationConnection(replicationConnectionString);
+        await connection.Open(ct).ConfigureAwait(false);
+        var created = await connection.CreatePgOutputReplicationSlot(slot, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.NoExport, cancellationToken: ct).ConfigureAwait(false);
+        return new SyncLsn((ulong)created.ConsistentPoint);
+    }
+
+    /// <summary>Drops the task's slots and publication; returns what could not be dropped, with the SQL to do it.</summary>
+    public static async Task<IReadOnlyList<string>> DropAsync(NpgsqlDataSource source, TaskDefinition task, CancellationToken ct)
+    {
+        var left = new List<string>();
+        try
+        {
+            await using var connection = await source.OpenConnectionAsync(ct).ConfigureAwait(false);
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    await using var drop = new NpgsqlCommand(
+                        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 OR slot_name LIKE $2", connection);
+                    drop.Parameters.AddWithValue(TaskNaming.SlotName(task));
+                    drop.Parameters.AddWithValue(TaskNaming.SlotName(task).Replace("_", "\\_", StringComparison.Ordinal) + "\\_t%");
+                    await drop.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                    break;
+                }
+                catch (PostgresException e) when (e.SqlState == "55006" && attempt < 50)
+                {
+                    await Task.Delay(100, ct).ConfigureAwait(false);
+                }
+            }
+            await using var publication = new NpgsqlCommand($"DROP PUBLICATION IF EXISTS {Identifier.Quote(TaskNaming.PublicationName(task))}", connection);
+            await publication.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            left.AddRange(Runtime.ServerObjectCleaner.ExpectedObjects(task, Diagnostics.ErrorClassifier.Classify(e).Message)
+                .Where(o => o.Side == ServerSide.Source).Select(o => o.ToString()));
+        }
+        return left;
+    }
+
+    private static async Task<long> ScalarAsync(NpgsqlConnection connection, string sql, CancellationToken ct, params object[] args)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var a in args) command.Parameters.AddWithValue(a);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(ct).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}

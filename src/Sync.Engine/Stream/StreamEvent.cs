@@ -1,0 +1,34 @@
+namespace Sync.Engine.Stream;
+
+/// <summary>
+/// A decoded replication message, copied out of the driver's buffer (which the next message reuses). Values are in
+/// pgoutput's text format; null is SQL NULL; unchanged TOAST values are flagged, never turned into NULL.
+/// </summary>
+public abstract record StreamEvent
+{
+    /// <summary>The server's WAL end when the message was sent: how far the source is.</summary>
+    public SyncLsn ServerWalEnd { get; init; }
+}
+
+public sealed record BeginEvent(uint Xid, SyncLsn CommitLsn, DateTimeOffset CommitTime) : StreamEvent;
+
+public sealed record CommitEvent(SyncLsn CommitLsn, SyncLsn EndLsn, DateTimeOffset CommitTime) : StreamEvent;
+
+public sealed record OriginEvent(string Name) : StreamEvent;
+
+public sealed record RelationEvent(uint RelationId, string Schema, string Name, IReadOnlyList<string> Columns, IReadOnlyList<bool> KeyColumns, bool FullIdentity) : StreamEvent;
+
+public enum RowChangeKind
+{
+    Insert,
+    Update,
+    Delete,
+}
+
+/// <summary>A row change. <see cref="OldValues"/> holds the old key (or the whole old row with REPLICA IDENTITY FULL) when sent.</summary>
+public sealed record RowEvent(RowChangeKind Kind, uint RelationId, string?[]? OldValues, bool OldIsFullRow, string?[]? NewValues, bool[]? Unchanged) : StreamEvent;
+
+public sealed record TruncateEvent(IReadOnlyList<uint> RelationIds, bool Cascade, bool RestartIdentity) : StreamEvent;
+
+/// <summary>A non-transactional logical decoding message: the task's heartbeat.</summary>
+public sealed record HeartbeatEvent(SyncLsn Lsn, string Prefix, string Payload) : StreamEvent;

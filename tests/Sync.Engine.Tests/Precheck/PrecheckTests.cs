@@ -1,0 +1,235 @@
+using Npgsql;
+using Sync.Engine.Precheck;
+using Sync.Engine.Tasks;
+using Sync.Engine.Tests.Infrastructure;
+
+namespace Sync.Engine.Tests.Precheck;
+
+/// <summary>Each precheck against a real server set up to fail it.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PrecheckTests(PostgresFixture postgres) : IDisposable
+{
+    private readonly TempStore _temp = new();
+    private readonly List<(PostgresCluster Cluster, string Role)> _roles = [];
+
+    public void Dispose()
+    {
+        foreach (var (cluster, role) in _roles)
+        {
+            try
+            {
+                PostgresFixture.ExecuteAsync(cluster, "postgres", $"DROP OWNED BY {role} CASCADE").GetAwaiter().GetResult();
+                PostgresFixture.ExecuteAsync(cluster, "postgres", $"DROP ROLE IF EXISTS {role}").GetAwaiter().GetResult();
+            }
+            catch (NpgsqlException) { }
+        }
+        _temp.Dispose();
+    }
+
+    [Fact]
+    public async Task AHealthyPairPassesEveryCheckAndMakesTheTaskReady()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE t (id int PRIMARY KEY, v int)");
+        var service = new TaskService(_temp.Store);
+        Create(service, "pc-ok", db, SyncTaskMode.FullIncremental);
+
+        var report = await service.RunPrechecksAsync("pc-ok", CancellationToken.None);
+
+        Assert.True(report.Passed, string.Join("; ", report.Failures.Select(f => $"{f.Id}: {f.Message}")));
+        Assert.Equal(100, report.SuccessRate);
+        Assert.Contains(report.Checks, c => c.Id == PrecheckIds.ReplicationConnection && c.Outcome == PrecheckOutcome.Passed);
+        // The test clusters keep unlimited WAL for slots: that is a warning, with the setting to change.
+        Assert.Contains(report.Checks, c => c.Id == PrecheckIds.SlotWalRetention && c.Outcome == PrecheckOutcome.Warning && c.Remedy!.Contains("max_slot_wal_keep_size"));
+        Assert.Equal(SyncTaskStatus.Ready, service.Get("pc-ok").State.Status);
+    }
+
+    [Fact]
+    public async Task ConnectionFailuresQuoteTheServer()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        var service = new TaskService(_temp.Store);
+        service.Create("pc-conn", TestTasks.Endpoint(db.SourceCluster, db.Name, password: "wrong-password"), TestTasks.Unreachable(db.Name));
+
+        var report = await service.RunPrechecksAsync("pc-conn", CancellationToken.None);
+
+        Assert.Contains("password authentication failed", Find(report, PrecheckIds.SourceConnectivity, PrecheckOutcome.Failed).Message);
+        Assert.Contains("refused", Find(report, PrecheckIds.DestinationConnectivity, PrecheckOutcome.Failed).Message, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("wrong-password", string.Join(" ", report.Checks.Select(c => c.Message)));
+        Assert.False(report.Passed);
+        Assert.Equal(SyncTaskStatus.Created, service.Get("pc-conn").State.Status);
+    }
+
+    [Fact]
+    public async Task MissingPrivilegesAreListedWithGrants()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE secret (id int PRIMARY KEY); CREATE TABLE open (id int PRIMARY KEY)");
+        var reader = await RoleAsync(db.SourceCluster, "NOREPLICATION");
+        await db.OnSourceAsync($"GRANT SELECT ON open TO {reader}");
+        var writer = await RoleAsync(db.DestinationCluster, "");
+        await db.OnDestinationAsync($"REVOKE CREATE ON SCHEMA public FROM PUBLIC; REVOKE CREATE ON DATABASE \"{db.Name}\" FROM PUBLIC");
+        var service = new TaskService(_temp.Store);
+        service.Create("pc-priv", TestTasks.Endpoint(db.SourceCluster, db.Name, reader, "pw"), TestTasks.Endpoint(db.DestinationCluster, db.Name, writer, "pw"),
+            d => d with { Mode = SyncTaskMode.FullIncremental });
+
+        var report = await service.RunPrechecksAsync("pc-priv", CancellationToken.None);
+
+        var source = Find(report, PrecheckIds.SourcePrivileges, PrecheckOutcome.Failed);
+        Assert.Contains("SELECT on public.secret", source.Message);
+        Assert.Contains("GRANT SELECT ON \"public\".\"secret\"", source.Remedy);
+        Assert.DoesNotContain("public.open", source.Message);
+        Assert.Contains("ALTER ROLE", Find(report, PrecheckIds.ReplicationPrivilege, PrecheckOutcome.Failed).Remedy);
+        Assert.Contains("CREATE", Find(report, PrecheckIds.DestinationPrivileges, PrecheckOutcome.Failed).Message);
+        Assert.Contains("session_replication_role", Find(report, PrecheckIds.SessionReplicationRole, PrecheckOutcome.Warning).Message);
+    }
+
+    [Fact]
+    public async Task ARoleThatMayNotReplicateFailsTheReplicationConnection()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE t (id int PRIMARY KEY)");
+        var role = await RoleAsync(db.SourceCluster, "NOREPLICATION");
+        await db.OnSourceAsync($"GRANT SELECT ON t TO {role}");
+        var service = new TaskService(_temp.Store);
+        service.Create("pc-repl", TestTasks.Endpoint(db.SourceCluster, db.Name, role, "pw"), TestTasks.Endpoint(db.DestinationCluster, db.Name));
+
+        var report = await service.RunPrechecksAsync("pc-repl", CancellationToken.None);
+
+        var check = Find(report, PrecheckIds.ReplicationConnection, PrecheckOutcome.Failed);
+        Assert.Contains("replication", check.Message);
+        Assert.Contains("REPLICATION", check.Remedy);
+        Find(report, PrecheckIds.SourceConnectivity, PrecheckOutcome.Passed);
+        Find(report, PrecheckIds.SourcePrivileges, PrecheckOutcome.Passed);
+    }
+
+    [Fact]
+    public async Task KeysFiltersExistingObjectsAndUnloggedTablesAreReported()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("""
+            CREATE TABLE no_key (a int);
+            CREATE TABLE text_key (code text PRIMARY KEY);
+            CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY);
+            CREATE TABLE clash (id int PRIMARY KEY);
+            """);
+        await db.OnDestinationAsync("CREATE TABLE clash (id int)");
+        var service = new TaskService(_temp.Store);
+        Create(service, "pc-keys", db, SyncTaskMode.FullIncremental, d => d with { RowFilters = new Dictionary<string, string> { ["no_key"] = "no_such_column > 1" } });
+
+        var report = await service.RunPrechecksAsync("pc-keys", CancellationToken.None);
+
+        Assert.Contains("ALTER TABLE \"public\".\"no_key\" REPLICA IDENTITY FULL;", Find(report, PrecheckIds.ReplicaIdentity, PrecheckOutcome.Warning).Remedy);
+        Assert.Contains("public.text_key", Find(report, PrecheckIds.ToastablePrimaryKey, PrecheckOutcome.Warning).Message);
+        Assert.Contains("no_such_column", Find(report, PrecheckIds.RowFilters, PrecheckOutcome.Failed).Message);
+        Assert.Contains("public.clash", Find(report, PrecheckIds.ExistingObjects, PrecheckOutcome.Failed).Message);
+        Assert.Contains("public.scratch", Find(report, PrecheckIds.UnsupportedObjects, PrecheckOutcome.Warning).Message);
+
+        service.Update("pc-keys", new TaskChanges { ExistingTables = ExistingTablePolicy.Ignore, RowFilters = new Dictionary<string, string>() });
+        var relaxed = await service.RunPrechecksAsync("pc-keys", CancellationToken.None);
+        Find(relaxed, PrecheckIds.ExistingObjects, PrecheckOutcome.Warning);
+        Assert.DoesNotContain(relaxed.Checks, c => c.Id == PrecheckIds.RowFilters);
+    }
+
+    [Fact]
+    public async Task ASelectionThatMatchesNothingFails()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        var service = new TaskService(_temp.Store);
+        Create(service, "pc-empty", db, SyncTaskMode.Full, d => d with { Selection = d.Selection with { IncludeTables = ["nothing_here*"] } });
+
+        var report = await service.RunPrechecksAsync("pc-empty", CancellationToken.None);
+
+        Find(report, PrecheckIds.Selection, PrecheckOutcome.Failed);
+    }
+
+    [Fact]
+    public async Task EncodingAndLcMonetaryDifferencesFail()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        var latin = db.Name + "_latin1";
+        await PostgresFixture.ExecuteAsync(db.DestinationCluster, "postgres", $"CREATE DATABASE {latin} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+        try
+        {
+            await PostgresFixture.ExecuteAsync(db.DestinationCluster, "postgres", $"ALTER DATABASE {latin} SET lc_monetary = 'C'");
+            await db.OnSourceAsync("CREATE TABLE t (id int PRIMARY KEY)");
+            var service = new TaskService(_temp.Store);
+            service.Create("pc-enc", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, latin), d => d with { Mode = SyncTaskMode.Full });
+
+            var report = await service.RunPrechecksAsync("pc-enc", CancellationToken.None);
+
+            Assert.Contains("LATIN1", Find(report, PrecheckIds.EncodingCompatibility, PrecheckOutcome.Failed).Message);
+            var monetary = Find(report, PrecheckIds.LcMonetary, PrecheckOutcome.Failed);
+            Assert.True(monetary.Ignorable);
+            Find(report, PrecheckIds.VersionCompatibility, PrecheckOutcome.Passed);
+            Find(report, PrecheckIds.BlockSize, PrecheckOutcome.Passed);
+        }
+        finally
+        {
+            await PostgresFixture.ExecuteAsync(db.DestinationCluster, "postgres", $"DROP DATABASE IF EXISTS {latin} WITH (FORCE)");
+        }
+    }
+
+    [Fact]
+    public async Task AnOldTransactionOnTheSourceFailsAStreamingTask()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE t (id int PRIMARY KEY)");
+        var service = new TaskService(_temp.Store);
+        var task = Create(service, "pc-long", db, SyncTaskMode.FullIncremental);
+        await using var blocker = new NpgsqlConnection(db.SourceConnectionString);
+        await blocker.OpenAsync();
+        await using (var begin = new NpgsqlCommand("BEGIN; SELECT txid_current()", blocker)) await begin.ExecuteNonQueryAsync();
+        await Task.Delay(1500);
+
+        var report = await new PrecheckRunner(service.Connections, TimeSpan.FromSeconds(1)).RunAsync(task.Definition, CancellationToken.None);
+
+        var check = Find(report, PrecheckIds.LongTransactions, PrecheckOutcome.Failed);
+        Assert.Contains($"pid {blocker.ProcessID}", check.Message);
+        Assert.True(check.Ignorable);
+        Assert.True(report.PassesIgnoring([PrecheckIds.LongTransactions, PrecheckIds.SlotWalRetention]));
+    }
+
+    [Fact]
+    public async Task ServerSettingsForStreamingFailOnAServerWithoutLogicalWal()
+    {
+        using var replicaLevel = PostgresCluster.Start("walreplica", new Dictionary<string, string>
+        {
+            ["wal_level"] = "replica", ["max_replication_slots"] = "1", ["max_wal_senders"] = "1",
+        });
+        await PostgresFixture.ExecuteAsync(replicaLevel, "postgres", "CREATE TABLE t (id int PRIMARY KEY)");
+        await using var db = await postgres.CreateDatabasesAsync();
+        var service = new TaskService(_temp.Store);
+        service.Create("pc-wal", TestTasks.Endpoint(replicaLevel, "postgres"), TestTasks.Endpoint(db.DestinationCluster, db.Name));
+
+        var report = await service.RunPrechecksAsync("pc-wal", CancellationToken.None);
+
+        Assert.Contains("wal_level = logical", Find(report, PrecheckIds.WalLevel, PrecheckOutcome.Failed).Remedy);
+        Assert.Contains("max_replication_slots", Find(report, PrecheckIds.ReplicationSlots, PrecheckOutcome.Failed).Message);
+        Assert.Contains("max_wal_senders", Find(report, PrecheckIds.WalSenders, PrecheckOutcome.Failed).Message);
+        var start = await Assert.ThrowsAsync<Diagnostics.SyncException>(() => service.StartAsync("pc-wal", TestTasks.WorkerSpec, [], CancellationToken.None));
+        Assert.Equal(Diagnostics.ErrorIds.PrecheckFailed, start.ErrorId);
+        Assert.Contains("WalLevel", start.Message);
+        Assert.Null(service.Get("pc-wal").State.StartedAt);
+    }
+
+    private static PrecheckResult Find(PrecheckReport report, string id, PrecheckOutcome outcome)
+    {
+        var check = report.Checks.SingleOrDefault(c => c.Id == id);
+        Assert.True(check is not null, $"no {id} check in: {string.Join(", ", report.Checks.Select(c => c.Id))}");
+        Assert.True(check!.Outcome == outcome, $"{id} was {check.Outcome}, expected {outcome}: {check.Message}");
+        return check;
+    }
+
+    private TaskInfo Create(TaskService service, string name, DatabasePair db, SyncTaskMode mode, Func<TaskDefinition, TaskDefinition>? configure = null) =>
+        service.Create(name, TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => (configure ?? (x => x))(d with { Mode = mode }));
+
+    private async Task<string> RoleAsync(PostgresCluster cluster, string attributes)
+    {
+        var role = "pc_" + Guid.NewGuid().ToString("N")[..10];
+        await PostgresFixture.ExecuteAsync(cluster, "postgres", $"CREATE ROLE {role} LOGIN PASSWORD 'pw' {attributes}");
+        _roles.Add((cluster, role));
+        return role;
+    }
+}
