@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using Sync.Engine.Diagnostics;
+using Sync.Engine.Tasks;
+using Sync.Engine.Tests.Infrastructure;
+
+namespace Sync.Engine.Tests.Streaming;
+
+/// <summary>Faults during streaming; each ends with an equal comparison and no duplicate (the history table has no key).</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class FaultTests(PostgresFixture postgres) : IDisposable
+{
+    private readonly TempStore _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task AWorkerKilledAtRandomMomentsUnderLoadLosesAndRepeatsNothing()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync(WriteLoad.Schema);
+        var service = new TaskService(_temp.Store);
+        service.Create("fault-kill", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental });
+        var random = new Random(42);
+        await using (var load = new WriteLoad(db.SourceConnectionString))
+        {
+            var started = await service.LaunchWorkerAsync("fault-kill", TestTasks.WorkerSpec, CancellationToken.None);
+            for (var round = 0; round < 3; round++)
+            {
+                await Task.Delay(random.Next(300, 2500));
+                var pid = service.Get("fault-kill").State.Worker?.ProcessId ?? started.State.Worker!.ProcessId;
+                using (var worker = Process.GetProcessById(pid))
+                {
+                    worker.Kill();
+                    await worker.WaitForExitAsync();
+                }
+                await TestTasks.WaitUntilAsync(() => service.Get("fault-kill").Worker == Sync.WorkerLiveness.Dead, TimeSpan.FromSeconds(10), "the dead worker to show");
+                started = await service.LaunchWorkerAsync("fault-kill", TestTasks.WorkerSpec, CancellationToken.None);
+            }
+            await TestTasks.WaitUntilAsync(() => service.Get("fault-kill").State.Stage == SyncTaskStage.RealtimeSync, TimeSpan.FromSeconds(60), "streaming");
+            await Task.Delay(1000);
+            await load.StopAsync();
+            Assert.True(load.Transactions > 50, $"only {load.Transactions} transactions ran");
+        }
+        await using var harness = new StreamingHarness(service, db, "fault-kill");
+        await harness.CatchUpAsync(TimeSpan.FromSeconds(90));
+        await harness.AssertEqualAsync();
+        await service.RequestStopAsync("fault-kill", ControlAction.Stop, wait: true, CancellationToken.None);
+        Assert.Equal(SyncTaskStatus.Completed, service.Get("fault-kill").State.Status);
+    }
+
+    [Fact]
+    public async Task SourceAndDestinationRestartsAreRetriedAndResumed()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync(WriteLoad.Schema);
+        var service = new TaskService(_temp.Store);
+        service.Create("fault-restart", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental });
+        await using var harness = new StreamingHarness(service, db, "fault-restart");
+        await harness.StartAsync();
+        await using (var load = new WriteLoad(db.SourceConnectionString, seed: 7))
+        {
+            await TestTasks.WaitUntilAsync(() => load.Transactions > 100, TimeSpan.FromSeconds(30), "some load");
+            db.SourceCluster.Restart("fast");
+            await TestTasks.WaitUntilAsync(() => service.Get("fault-restart").State.LastError is not null, TimeSpan.FromSeconds(30), "the retry to be recorded");
+            var transactions = load.Transactions;
+            await TestTasks.WaitUntilAsync(() => load.Transactions > transactions + 100, TimeSpan.FromSeconds(30), "load after the source restart");
+            db.DestinationCluster.Restart("immediate");
+            transactions = load.Transactions;
+            await TestTasks.WaitUntilAsync(() => load.Transactions > transactions + 100, TimeSpan.FromSeconds(30), "load after the destination restart");
+            await load.StopAsync();
+        }
+        await harness.CatchUpAsync(TimeSpan.FromSeconds(120));
+        await harness.AssertEqualAsync();
+        Assert.Contains(_temp.Store.ReadEvents("fault-restart"), e => e.Event.Kind == Sync.SyncEventKind.Retry);
+        Assert.Equal(SyncTaskStatus.Running, service.Get("fault-restart").State.Status);
+    }
+
+    [Fact]
+    public async Task ACutConnectionIsRetriedWithinTheWindow()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync(WriteLoad.Schema);
+        using var proxy = new TcpProxy(db.SourceCluster.Port);
+        var service = new TaskService(_temp.Store);
+        var source = TestTasks.Endpoint(db.SourceCluster, db.Name) with { Port = proxy.Port };
+        service.Create("fault-cut", source, TestTasks.Endpoint(db.DestinationCluster, db.Name), d => d with { Mode = SyncTaskMode.FullIncremental });
+        await using var harness = new StreamingHarness(service, db, "fault-cut");
+        await harness.StartAsync();
+        await using (var load = new WriteLoad(db.SourceConnectionString, seed: 3))
+        {
+            await TestTasks.WaitUntilAsync(() => load.Transactions > 100, TimeSpan.FromSeconds(30), "some load");
+            proxy.Cut();
+            // Longer than the first retry (1 s) and far shorter than the task's window.
+            await TestTasks.WaitUntilAsync(() => service.Get("fault-cut").State.Status == SyncTaskStatus.Retrying, TimeSpan.FromSeconds(30), "status Retrying");
+            var retrying = service.Get("fault-cut").State;
+            Assert.Equal(ErrorIds.SourceConnectionFailed, retrying.LastError!.ErrorId);
+            await Task.Delay(3000);
+            proxy.Restore();
+            await TestTasks.WaitUntilAsync(() => service.Get("fault-cut").State.Status == SyncTaskStatus.Running, TimeSpan.FromSeconds(60), "status Running again");
+            await load.StopAsync();
+        }
+        await harness.CatchUpAsync(TimeSpan.FromSeconds(90));
+        await harness.AssertEqualAsync();
+    }
+
+    [Fact]
+    public async Task ASlotDroppedByHandFailsTheTaskAndSaysAResetIsNeeded()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE t (id int PRIMARY KEY)");
+        var service = new TaskService(_temp.Store);
+        var task = service.Create("fault-slot", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental });
+        await using var harness = new StreamingHarness(service, db, "fault-slot");
+        await harness.StartAsync();
+        var slot = TaskNaming.SlotName(task.Definition);
+
+        await db.OnSourceAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active_pid IS NOT NULL");
+        await TestTasks.WaitUntilAsync(() => TryDropSlot(db, slot), TimeSpan.FromSeconds(20), "the slot to be dropped");
+
+        Assert.Equal(Sync.Engine.Runtime.WorkerExitCode.TaskFailed, await harness.Worker.WaitAsync(TimeSpan.FromSeconds(60)));
+        var failed = service.Get("fault-slot").State;
+        Assert.Equal(SyncTaskStatus.Failed, failed.Status);
+        Assert.Equal(ErrorIds.ReplicationSlotMissing, failed.LastError!.ErrorId);
+        Assert.Contains("Reset-SyncTask", failed.LastError.Message);
+    }
+
+    private static bool TryDropSlot(DatabasePair db, string slot)
+    {
+        try
+        {
+            db.OnSourceAsync($"SELECT pg_drop_replication_slot('{slot}')").GetAwaiter().GetResult();
+            return true;
+        }
+        catch (Npgsql.PostgresException e) when (e.SqlState == "55006") { return false; }
+    }
+}
