@@ -127,14 +127,13 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
                 rows.Add(result);
             } while (await reader.NextResultAsync(ct).ConfigureAwait(false));
         }
-        catch (PostgresException e) when (e.SqlState == "23505" && e.BatchCommand is { } failed)
+        catch (PostgresException e) when (e.SqlState == "23505")
         {
-            var statement = statements[batch.BatchCommands.IndexOf(failed)];
-            throw await ConflictFailureAsync(statement, e, ct).ConfigureAwait(false);
+            throw await ConflictFailureAsync(FailedStatement(e, batch, statements, rows.Count), e, ct).ConfigureAwait(false);
         }
-        catch (PostgresException e) when (e.BatchCommand is { } failed)
+        catch (PostgresException e)
         {
-            var statement = statements[batch.BatchCommands.IndexOf(failed)];
+            var statement = FailedStatement(e, batch, statements, rows.Count);
             var info = ErrorClassifier.ClassifySqlState(e.SqlState, ErrorClassifier.Describe(e), statement.Table.Table.Destination.ToString());
             throw new SyncException(info.Retriable ? info.ErrorId : ErrorIds.ApplyFailed, info.Category,
                 $"Applying a change to {statement.Table.Table.Destination} (key {statement.Key}) failed: {info.Message}",
@@ -155,6 +154,13 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
             };
             if (conflict.Item1 is not null) _conflicts.Add(ConflictEvent(statement, conflict.Item1, conflict.Item2));
         }
+    }
+
+    /// <summary>The statement that raised an error: the driver names it, else it is the first without a complete result.</summary>
+    private static ApplyStatement FailedStatement(PostgresException e, NpgsqlBatch batch, ApplyStatement[] statements, int completed)
+    {
+        var index = e.BatchCommand is { } failed ? batch.BatchCommands.IndexOf(failed) : -1;
+        return statements[index >= 0 ? index : Math.Min(completed, statements.Length - 1)];
     }
 
     private TaskEvent ConflictEvent(ApplyStatement statement, string kind, string resolution) => new()
