@@ -12,12 +12,15 @@
     CmdletsToExport      = @(
         'Compare-SyncTask'
         'Get-SyncTask'
+        'Get-SyncTaskEvent'
         'New-SyncEndpoint'
         'New-SyncTask'
         'Remove-SyncTask'
+        'Resume-SyncTask'
         'Set-SyncTask'
         'Start-SyncTask'
         'Stop-SyncTask'
+        'Suspend-SyncTask'
         'Test-SyncTask'
         'Wait-SyncTask'
     )

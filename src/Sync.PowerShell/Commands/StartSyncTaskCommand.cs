@@ -10,9 +10,13 @@ namespace Sync.PowerShell.Commands;
 /// at once, or with -Wait when -Until is reached (with progress).
 /// </summary>
 [Cmdlet(VerbsLifecycle.Start, "SyncTask", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = NameSet)]
-[OutputType(typeof(SyncTask))]
+[OutputType(typeof(SyncTask), typeof(SyncTaskJob))]
 public sealed class StartSyncTaskCommand : TaskTargetCmdlet
 {
+    /// <summary>Returns a job (Get-Job, Wait-Job, Receive-Job) whose state follows the task.</summary>
+    [Parameter]
+    public SwitchParameter AsJob { get; set; }
+
     /// <summary>Ids of ignorable prechecks to accept as failed (see Test-SyncTask).</summary>
     [Parameter]
     public string[] IgnoreCheck { get; set; } = [];
@@ -39,6 +43,13 @@ public sealed class StartSyncTaskCommand : TaskTargetCmdlet
             {
                 var spec = WorkerEntry.LaunchSpec(Path.Combine(ModuleInitializer.ModuleFolder(), "Sync.psd1"));
                 var started = RunEngine(ct => Service.StartAsync(task.Name, spec, IgnoreCheck, ct));
+                if (AsJob)
+                {
+                    var job = new SyncTaskJob(Service, task.Name, MyInvocation.Line);
+                    JobRepository.Add(job);
+                    WriteObject(job);
+                    continue;
+                }
                 if (Wait)
                     started = RunEngine(ct => Service.WaitAsync(task.Name, Until, Timeout > 0 ? TimeSpan.FromSeconds(Timeout) : null, TimeSpan.FromSeconds(1),
                         t => OnPipeline(() => progress.Show(t)), ct));
