@@ -7,10 +7,12 @@
     ./build.ps1                 # build; the importable module is in out/Sync
 .EXAMPLE
     ./build.ps1 -Task Test      # xunit tests against throwaway PostgreSQL servers, then the Pester tests
+.EXAMPLE
+    ./build.ps1 -Task Demo      # a FullIncremental task between two sandbox servers it starts itself
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Clean')]
     [string] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Debug'
@@ -31,6 +33,9 @@ switch ($Task) {
     'Build' {
         Invoke-Dotnet build Sync.sln -c $Configuration
         Write-Host "Module: $(Join-Path $PSScriptRoot 'out/Sync/Sync.psd1')"
+    }
+    'Demo' {
+        Invoke-Dotnet run --project src/Sync.Demo -c $Configuration
     }
     'Test' {
         Invoke-Dotnet test Sync.sln -c $Configuration

@@ -18,12 +18,15 @@ public sealed class ApplyTable
         var columns = table.Columns.ToDictionary(c => c.Name, StringComparer.Ordinal);
         DestinationColumns = new string?[relation.Columns.Count];
         Types = new string?[relation.Columns.Count];
+        IdentityAlways = new bool[relation.Columns.Count];
         for (var i = 0; i < relation.Columns.Count; i++)
         {
             if (!columns.TryGetValue(relation.Columns[i], out var column) || column.Generated is not null) continue;
             DestinationColumns[i] = Identifier.Quote(table.DestinationColumn(column.Name));
             Types[i] = SchemaBuilder.ColumnType(scope, column);
+            IdentityAlways[i] = column.Identity == "a";
         }
+        Overriding = IdentityAlways.Any(x => x) ? " OVERRIDING SYSTEM VALUE" : "";
         var primaryKey = table.Source.PrimaryKey?.Columns;
         ConflictKey = primaryKey is { Count: > 0 } && primaryKey.All(table.ColumnNames.ContainsKey)
             ? string.Join(", ", primaryKey.Select(k => Identifier.Quote(table.DestinationColumn(k))))
@@ -37,6 +40,9 @@ public sealed class ApplyTable
     public SyncLsn SnapshotLsn { get; }
     public string?[] DestinationColumns { get; }
     public string?[] Types { get; }
+    /// <summary>GENERATED ALWAYS identity columns: inserts carry the source's value with OVERRIDING SYSTEM VALUE.</summary>
+    public bool[] IdentityAlways { get; }
+    public string Overriding { get; }
     /// <summary>Relation columns that form the replica identity (and that the task carries).</summary>
     public int[] KeyIndexes { get; }
     /// <summary>Destination primary key columns for ON CONFLICT, when the table has one.</summary>

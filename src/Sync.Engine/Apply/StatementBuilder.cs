@@ -14,7 +14,7 @@ public static class StatementBuilder
     public static ApplyStatement Insert(ApplyTable table, RowEvent change, ConflictPolicy policy)
     {
         var (columns, parameters) = Present(table, change.NewValues!, change.Unchanged);
-        var sql = new StringBuilder($"INSERT INTO {table.Target} ({string.Join(", ", columns.Select(c => table.DestinationColumns[c]))}) VALUES (")
+        var sql = new StringBuilder($"INSERT INTO {table.Target} ({string.Join(", ", columns.Select(c => table.DestinationColumns[c]))}){table.Overriding} VALUES (")
             .Append(string.Join(", ", columns.Select((c, i) => Param(i + 1, table.Types[c]!)))).Append(')');
         var meaning = AppendConflict(sql, table, columns, policy);
         return new ApplyStatement(sql.ToString(), parameters, table, meaning, table.DescribeKey(change.NewValues), change.NewValues);
@@ -23,7 +23,10 @@ public static class StatementBuilder
     public static ApplyStatement Update(ApplyTable table, RowEvent change, ConflictPolicy policy)
     {
         var (columns, parameters) = Present(table, change.NewValues!, change.Unchanged);
-        var set = string.Join(", ", columns.Select((c, i) => $"{table.DestinationColumns[c]} = {Param(i + 1, table.Types[c]!)}"));
+        // An identity column that is GENERATED ALWAYS may only be set to DEFAULT; without a key change it keeps its value anyway.
+        var keyChanged = change.OldValues is not null;
+        var set = string.Join(", ", columns.Select((c, i) => (c, i)).Where(x => keyChanged || !table.IdentityAlways[x.c])
+            .Select(x => $"{table.DestinationColumns[x.c]} = {Param(x.i + 1, table.Types[x.c]!)}").DefaultIfEmpty("ctid = ctid"));
         var keySource = change.OldValues ?? change.NewValues!;
         var (where, whereParameters) = Match(table, keySource, change.OldValues is not null && change.OldIsFullRow, parameters.Count);
         var allParameters = parameters.Concat(whereParameters).ToList();
@@ -31,7 +34,7 @@ public static class StatementBuilder
         var insertValues = string.Join(", ", columns.Select((c, i) => Param(i + 1, table.Types[c]!)));
         var sql = new StringBuilder()
             .Append($"WITH u AS (UPDATE {table.Target} SET {set} WHERE {where} RETURNING 1) ")
-            .Append($"INSERT INTO {table.Target} ({insertColumns}) SELECT {insertValues} WHERE NOT EXISTS (SELECT 1 FROM u)");
+            .Append($"INSERT INTO {table.Target} ({insertColumns}){table.Overriding} SELECT {insertValues} WHERE NOT EXISTS (SELECT 1 FROM u)");
         AppendConflict(sql, table, columns, policy, returning: "RETURNING 0");
         return new ApplyStatement(sql.ToString(), allParameters, table, StatementMeaning.UpdateOrInsert, table.DescribeKey(keySource), change.NewValues);
     }

@@ -27,6 +27,8 @@ public sealed class ConnectionFactory(ISecretProtector secrets)
             KeepAlive = 30,
             TcpKeepAlive = true,
             Enlist = false,
+            // Server error details name the rows involved (never credentials): what an admin needs to resolve a conflict.
+            IncludeErrorDetail = true,
             // Our own writes set their session settings on purpose; keep them across pooled reuse.
             NoResetOnClose = false,
         };

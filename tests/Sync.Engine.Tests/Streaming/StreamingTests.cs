@@ -20,6 +20,8 @@ public sealed class StreamingTests(PostgresFixture postgres) : IDisposable
         INSERT INTO logbook SELECT '2024-01-01'::timestamptz + g * interval '1 minute', 'line ' || (g % 5) FROM generate_series(1, 50) g;
         CREATE TABLE "Mixed Case" ("Id" bigserial PRIMARY KEY, "Value" text);
         INSERT INTO "Mixed Case" ("Value") SELECT 'v' || g FROM generate_series(1, 20) g;
+        CREATE TABLE people (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text);
+        INSERT INTO people (name) SELECT 'p' || g FROM generate_series(1, 10) g;
         """;
 
     [Fact]
@@ -43,6 +45,8 @@ public sealed class StreamingTests(PostgresFixture postgres) : IDisposable
             DELETE FROM logbook WHERE line = 'line 2';
             INSERT INTO logbook VALUES ('2030-01-01', 'line 2'), ('2030-01-01', 'line 2');
             INSERT INTO "Mixed Case" ("Value") VALUES ('after copy');
+            INSERT INTO people (name) VALUES ('identity always');
+            UPDATE people SET name = 'renamed' WHERE id = 3;
             """);
         // One large transaction and many small ones.
         await db.OnSourceAsync("BEGIN; INSERT INTO accounts SELECT g, 'bulk', g, 'ok', NULL, '[]', NULL FROM generate_series(2000, 7000) g; UPDATE accounts SET tags = ARRAY['bulk'] WHERE id >= 2000; COMMIT;");

@@ -4,17 +4,17 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Sync.Engine.Tests.Infrastructure;
+namespace Sync.Sandbox;
 
 /// <summary>
-/// A throwaway PostgreSQL cluster: initdb into a temporary folder, a free loopback port, logical WAL, password
+/// A throwaway PostgreSQL cluster (tests, demo, benchmarks): initdb into a temporary folder, a free loopback port, logical WAL, password
 /// authentication over TCP (including replication). When the tests run as root (as in CI) the server runs as
 /// the unprivileged postgres account, which PostgreSQL requires. Stopped and deleted on dispose; clusters left
-/// by a test process that was killed are removed by the next run.
+/// by a process that was killed are removed by the next start.
 /// </summary>
 public sealed class PostgresCluster : IDisposable
 {
-    private const string FolderPrefix = "sync-test-pg-";
+    private const string FolderPrefix = "sync-sandbox-pg-";
     private static readonly bool RunningAsRoot = !OperatingSystem.IsWindows() && Environment.UserName == "root";
 
     private PostgresCluster(string binDirectory, string folder, int port, string password, string label)
