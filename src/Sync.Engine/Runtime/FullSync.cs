@@ -69,6 +69,17 @@ public sealed partial class FullSync(TaskRunContext context)
             var progressTable = new CopyProgressTable(task);
             await progressTable.EnsureAsync(dst, ct).ConfigureAwait(false);
             var jobs = await PlanCopyAsync(scope, progressTable, dst, lease.Lsn, blockSize, workers, ct).ConfigureAwait(false);
+            var indexSteps = IndexStepsByTable(task, plan);
+            var indexes = new IndexBuilder(destination, workers, ct);
+            var postDataDone = context.Store.ReadState(task.Name).Copy?.PostDataAt is not null;
+            void OnTableCopied(ScopedTable table)
+            {
+                IReadOnlyList<DdlStep>? steps;
+                lock (indexSteps) { if (postDataDone || !indexSteps.Remove(table.Destination, out steps)) return; }
+                indexes.Enqueue(steps);
+            }
+            // Tables kept from an earlier run get their indexes now (steps that exist already are skipped).
+            foreach (var kept in scope.DataTables.Where(t => !jobs.Any(j => j.Table.Name == t.Name))) OnTableCopied(kept);
             await using (var tracker = new CopyStateTracker(context))
             {
                 var limiter = new FlowLimiter(task.Options.FlowControl, context.Clock);
@@ -76,7 +87,7 @@ public sealed partial class FullSync(TaskRunContext context)
                 context.DefinitionChanged += OnDefinitionChanged;
                 try
                 {
-                    var copier = new SnapshotCopier(source, destination, progressTable, limiter, task.Options.ConflictPolicy, tracker);
+                    var copier = new SnapshotCopier(source, destination, progressTable, limiter, task.Options.ConflictPolicy, tracker, OnTableCopied);
                     var copy = copier.CopyAsync(lease, jobs, workers, ct);
                     await copier.AllImported.ConfigureAwait(false);
                     // Every copy connection holds the snapshot now; the exporting session (or the slot's replication
@@ -94,7 +105,13 @@ public sealed partial class FullSync(TaskRunContext context)
             LogCopied(task.Name, jobs.Count);
 
             SetStage(SyncTaskStage.PostDataMigration);
-            await PostDataAsync(task, scope, plan, source, destination, dst, workers, ct).ConfigureAwait(false);
+            if (!postDataDone)
+            {
+                // What is left: indexes of tables without data of their own (partitioned parents), then wait for all.
+                lock (indexSteps) { foreach (var steps in indexSteps.Values) indexes.Enqueue(steps); indexSteps.Clear(); }
+                await indexes.CompletionAsync().ConfigureAwait(false);
+            }
+            await PostDataAsync(task, scope, plan, source, destination, dst, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -217,14 +234,20 @@ public sealed partial class FullSync(TaskRunContext context)
     private static Task ForgetAsync(NpgsqlConnection dst, CopyProgressTable progressTable, string table, CancellationToken ct) =>
         progressTable.ForgetAsync(dst, table, ct);
 
+    /// <summary>Index and constraint steps per destination table; without -SyncIndexes only primary keys (and their index builds).</summary>
+    private static Dictionary<QualifiedName, IReadOnlyList<DdlStep>> IndexStepsByTable(TaskDefinition task, SchemaPlan plan)
+    {
+        var primaryKeys = plan.Indexes.Where(s => s.Kind == "PrimaryKey").Select(s => s.Object).ToHashSet();
+        var steps = task.Options.SyncIndexes ? plan.Indexes : plan.Indexes.Where(s => primaryKeys.Contains(s.Object)).ToList();
+        return steps.Where(s => s.Table is not null).GroupBy(s => s.Table!.Value).ToDictionary(g => g.Key, g => (IReadOnlyList<DdlStep>)g.ToList());
+    }
+
     private async Task PostDataAsync(TaskDefinition task, TaskScope scope, SchemaPlan plan, NpgsqlDataSource source, NpgsqlDataSource destination,
-        NpgsqlConnection dst, int workers, CancellationToken ct)
+        NpgsqlConnection dst, CancellationToken ct)
     {
         var state = context.Store.ReadState(task.Name);
         if (state.Copy?.PostDataAt is null)
         {
-            var indexes = task.Options.SyncIndexes ? plan.Indexes : plan.Indexes.Where(s => s.Kind == "PrimaryKey").ToList();
-            await SchemaMigrator.RunParallelAsync(destination, indexes, workers, ct).ConfigureAwait(false);
             await SchemaMigrator.RunAsync(dst, plan.ForeignKeys, ct).ConfigureAwait(false);
             await SchemaMigrator.RunInRoundsAsync(dst, plan.Views.Where(v => v.Kind != "Index").ToList(), ct).ConfigureAwait(false);
             if (task.Options.SyncIndexes) await SchemaMigrator.RunAsync(dst, plan.Views.Where(v => v.Kind == "Index"), ct).ConfigureAwait(false);

@@ -9,8 +9,14 @@ namespace Sync.Engine.Schema;
 /// Turns a task's scope into DDL for the destination. Every identifier is quoted; server-generated expression
 /// text is carried over with mapped names rewritten by <see cref="SqlRenamer"/>.
 /// </summary>
-public static class SchemaBuilder
+public static partial class SchemaBuilder
 {
+    /// <summary>Kind of the steps that build an index (and may run in parallel, even on one table).</summary>
+    public const string IndexKind = "Index";
+
+    [System.Text.RegularExpressions.GeneratedRegex("^(?<type>PRIMARY KEY|UNIQUE) \\((?<columns>[^()]*)\\)$")]
+    private static partial System.Text.RegularExpressions.Regex SimpleKey();
+
     /// <param name="scope">The task's scope on the source catalog.</param>
     /// <param name="existingTables">Destination tables that already exist and are kept (created by nobody here, left alone).</param>
     public static SchemaPlan Build(TaskScope scope, IReadOnlySet<QualifiedName> existingTables)
@@ -54,7 +60,18 @@ public static class SchemaBuilder
                     continue;
                 }
                 var definition = scope.Renamer.Rename(constraint.Definition, RenamedColumns(table));
-                indexes.Add(new DdlStep(constraint.Type == 'p' ? "PrimaryKey" : "Constraint", $"{table.Destination}.{name}",
+                var kind = constraint.Type == 'p' ? "PrimaryKey" : "Constraint";
+                if (constraint.Type is 'p' or 'u' && table.Source.Kind == 'r' && SimpleKey().Match(definition) is { Success: true } key)
+                {
+                    // Build the unique index on its own (it may run beside the table's other index builds, which share a
+                    // lock), then attach it as the constraint, which takes only a moment under the exclusive lock.
+                    indexes.Add(new DdlStep(IndexKind, $"{table.Destination}.{name}",
+                        $"CREATE UNIQUE INDEX {Identifier.Quote(name)} ON {table.Destination.Sql} ({key.Groups["columns"].Value})") { Table = table.Destination });
+                    indexes.Add(new DdlStep(kind, $"{table.Destination}.{name}",
+                        $"ALTER TABLE {table.Destination.Sql} ADD CONSTRAINT {Identifier.Quote(name)} {key.Groups["type"].Value} USING INDEX {Identifier.Quote(name)}") { Table = table.Destination });
+                    continue;
+                }
+                indexes.Add(new DdlStep(kind, $"{table.Destination}.{name}",
                     $"ALTER TABLE {table.Destination.Sql} ADD CONSTRAINT {Identifier.Quote(name)} {definition}") { Table = table.Destination });
             }
             indexes.AddRange(IndexSteps(scope, table));
@@ -191,7 +208,7 @@ public static class SchemaBuilder
             if (only) rest = rest[5..];
             if (!rest.StartsWith(index.QuotedTable, StringComparison.Ordinal)) continue;
             rest = scope.Renamer.Rename(rest[index.QuotedTable.Length..], renamed);
-            yield return new DdlStep("Index", $"{table.Destination}.{name}",
+            yield return new DdlStep(IndexKind, $"{table.Destination}.{name}",
                 $"{(unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ")}{Identifier.Quote(name)} ON {(only ? "ONLY " : "")}{table.Destination.Sql}{rest}") { Table = table.Destination };
         }
     }

@@ -44,21 +44,7 @@ public static class SchemaMigrator
         }
     }
 
-    public static async Task RunParallelAsync(NpgsqlDataSource destination, IReadOnlyList<DdlStep> steps, int parallelism, CancellationToken ct)
-    {
-        // Steps of one table run in order on one connection (ALTER TABLE locks the table anyway); tables run in parallel.
-        var groups = steps.GroupBy(s => s.Table?.ToString() ?? s.Object).Select(g => g.ToList()).OrderByDescending(g => g.Count).ToList();
-        await Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = ct }, async (group, token) =>
-        {
-            await using var connection = await destination.OpenConnectionAsync(token).ConfigureAwait(false);
-            await PrepareSessionAsync(connection, token).ConfigureAwait(false);
-            await using (var settings = new NpgsqlCommand("SET maintenance_work_mem = '256MB'", connection))
-                await settings.ExecuteNonQueryAsync(token).ConfigureAwait(false);
-            foreach (var step in group) await RunStepAsync(connection, step, token).ConfigureAwait(false);
-        }).ConfigureAwait(false);
-    }
-
-    private static async Task RunStepAsync(NpgsqlConnection connection, DdlStep step, CancellationToken ct, bool tolerateMissing = false)
+    public static async Task RunStepAsync(NpgsqlConnection connection, DdlStep step, CancellationToken ct, bool tolerateMissing = false)
     {
         try
         {

@@ -10,7 +10,7 @@ namespace Sync.Engine.Snapshot;
 /// released once every worker has imported it (<see cref="AllImported"/>). The first failure stops every worker.
 /// </summary>
 public sealed class SnapshotCopier(NpgsqlDataSource source, NpgsqlDataSource destination, CopyProgressTable progressTable, FlowLimiter limiter,
-    ConflictPolicy policy, ICopyProgress progress)
+    ConflictPolicy policy, ICopyProgress progress, Action<Schema.ScopedTable>? onTableCopied = null)
 {
     private readonly TaskCompletionSource _allImported = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -22,6 +22,7 @@ public sealed class SnapshotCopier(NpgsqlDataSource source, NpgsqlDataSource des
         // Largest pieces first (a range counts as its share of the table), so the tail of the copy is short ranges.
         var ordered = jobs.OrderByDescending(j => j.Table.Source.SizeBytes / Math.Max(1, j.RangeCount)).ToList();
         var queue = new ConcurrentQueue<CopyJob>(ordered);
+        var remaining = new ConcurrentDictionary<Catalog.QualifiedName, int>(ordered.GroupBy(j => j.Table.Name).ToDictionary(g => g.Key, g => g.Count()));
         var count = Math.Max(1, Math.Min(workers, ordered.Count));
         var imported = 0;
         using var failure = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -41,6 +42,7 @@ public sealed class SnapshotCopier(NpgsqlDataSource source, NpgsqlDataSource des
                     try
                     {
                         await RangeCopier.CopyAsync(src, dst, job, progressTable, snapshot.Lsn, policy, limiter, progress, failure.Token).ConfigureAwait(false);
+                        if (remaining.AddOrUpdate(job.Table.Name, 0, (_, n) => n - 1) == 0) onTableCopied?.Invoke(job.Table);
                     }
                     catch (Exception e) when (e is NpgsqlException or IOException)
                     {

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Npgsql;
+using Sync.Engine.Runtime;
+using Sync.Engine.Store;
+using Sync.Engine.Tasks;
+using Sync.Sandbox;
+using static Sync.Bench.Shared;
+
+namespace Sync.Bench;
+
+/// <summary>
+/// Streaming under a pgbench TPC-B-like load: Sync's FullIncremental task and PostgreSQL's own logical replication
+/// (publication and subscription) on the same servers and the same load. Latency comes from a probe table written
+/// every 100 ms during the load; an ALWAYS trigger on the destination stamps each probe row's arrival, so both
+/// systems are measured by the same clock and code.
+/// </summary>
+internal static partial class IncrementalBench
+{
+    private const string Probe = "CREATE TABLE probe (id bigserial PRIMARY KEY, sent timestamptz NOT NULL DEFAULT clock_timestamp(), arrived timestamptz)";
+    private const string ProbeTrigger = """
+        CREATE FUNCTION probe_arrival() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.arrived := clock_timestamp(); RETURN NEW; END $$;
+        CREATE TRIGGER probe_arrival BEFORE INSERT ON probe FOR EACH ROW EXECUTE FUNCTION probe_arrival();
+        ALTER TABLE probe ENABLE ALWAYS TRIGGER probe_arrival;
+        """;
+
+    private sealed record Result(string Name, double SourceTps, double AppliedTps, double RowsPerSecond, double P50, double P99, double CatchUp, long? PeakBytes, long Transactions);
+
+    public static async Task<int> RunAsync(int scale, int seconds, int clients, Dictionary<string, string> settings)
+    {
+        using var source = PostgresCluster.Start("inc-src", settings);
+        using var target = PostgresCluster.Start("inc-dst", settings);
+        Console.WriteLine($"Load: pgbench TPC-B-like, scale {scale}, {clients} clients, {seconds} s, while the destination follows; probe every 100 ms.");
+        var results = new List<Result>
+        {
+            await SyncAsync(source, target, scale, seconds, clients),
+            await NativeAsync(source, target, scale, seconds, clients),
+        };
+        Console.WriteLine();
+        Console.WriteLine("| System | Source tps | Applied tps | Applied rows/s | Latency p50 (s) | Latency p99 (s) | Catch-up after load (s) | Peak memory (MB) |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in results)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Name} | {r.SourceTps:0} | {r.AppliedTps:0} | {r.RowsPerSecond:0} | {r.P50:0.000} | {r.P99:0.000} | {r.CatchUp:0.0} | {(r.PeakBytes is { } p ? Mb(p) : "in server")} |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Applied throughput, Sync vs native: {results[0].AppliedTps / results[1].AppliedTps:0.00}x. Both destinations were checked equal to their source (row counts and balances)."));
+        return 0;
+    }
+
+    private static async Task<Result> SyncAsync(PostgresCluster source, PostgresCluster target, int scale, int seconds, int clients)
+    {
+        const string db = "inc_sync";
+        await PrepareAsync(source, db, scale);
+        await ExecuteAsync(target, "postgres", $"CREATE DATABASE {db}");
+        var home = Directory.CreateTempSubdirectory("bench-inc-").FullName;
+        var service = new TaskService(new FileTaskStore(home));
+        service.Create("bench-inc", Endpoint(source, db), Endpoint(target, db), d => d with { Mode = SyncTaskMode.FullIncremental });
+        var started = await service.StartAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), [], CancellationToken.None);
+        using var memory = new ProcessTreeMemory(started.State.Worker!.ProcessId);
+        await service.WaitAsync("bench-inc", WaitCondition.FullSyncComplete, TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(1), null, CancellationToken.None);
+        await ExecuteAsync(target, db, ProbeTrigger);
+        var slot = TaskNaming.SlotName(service.Get("bench-inc").Definition);
+        var result = await LoadAndMeasureAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients);
+        await service.RequestStopAsync("bench-inc", ControlAction.Stop, wait: true, CancellationToken.None);
+        await service.RemoveAsync("bench-inc", force: true, CancellationToken.None);
+        Directory.Delete(home, true);
+        return result with { PeakBytes = memory.PeakBytes };
+    }
+
+    private static async Task<Result> NativeAsync(PostgresCluster source, PostgresCluster target, int scale, int seconds, int clients)
+    {
+        const string db = "inc_native";
+        await PrepareAsync(source, db, scale);
+        await ExecuteAsync(target, "postgres", $"CREATE DATABASE {db}");
+        var schema = ProcessTreeMemory.Run("pg_dump", ["--schema-only", "--no-owner", db], PgEnvironment(source)).Output;
+        await ExecuteAsync(target, db, string.Join('\n', schema.Split('\n').Where(l => !l.StartsWith("SELECT pg_catalog.set_config('search_path'", StringComparison.Ordinal))));
+        await ExecuteAsync(target, db, ProbeTrigger);
+        await ExecuteAsync(source, db, "CREATE PUBLICATION bench_pub FOR ALL TABLES");
+        var connection = $"host={source.Host} port={source.Port} dbname={db} user={PostgresCluster.Superuser} password={source.SuperuserPassword}";
+        await ExecuteAsync(target, db, $"CREATE SUBSCRIPTION bench_sub CONNECTION '{connection}' PUBLICATION bench_pub");
+        var clock = Stopwatch.StartNew();
+        while (await ScalarAsync<long>(target, db, "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'") > 0 || clock.Elapsed < TimeSpan.FromSeconds(1))
+        {
+            if (clock.Elapsed > TimeSpan.FromMinutes(30)) throw new TimeoutException("native initial sync did not finish");
+            await Task.Delay(200);
+        }
+        var result = await LoadAndMeasureAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients);
+        await ExecuteAsync(target, db, "DROP SUBSCRIPTION bench_sub");
+        return result;
+    }
+
+    private static async Task PrepareAsync(PostgresCluster source, string db, int scale)
+    {
+        await ExecuteAsync(source, "postgres", $"CREATE DATABASE {db}");
+        Pgbench(source, db, "-i", "-q", "-s", scale.ToString(CultureInfo.InvariantCulture));
+        await ExecuteAsync(source, db, Probe);
+    }
+
+    private static async Task<Result> LoadAndMeasureAsync(string name, PostgresCluster source, PostgresCluster target, string db, string slot, int seconds, int clients)
+    {
+        using var stopProbe = new CancellationTokenSource();
+        var probe = Task.Run(async () =>
+        {
+            await using var connection = new NpgsqlConnection(source.ConnectionString(db));
+            await connection.OpenAsync();
+            while (!stopProbe.IsCancellationRequested)
+            {
+                await using (var insert = new NpgsqlCommand("INSERT INTO probe DEFAULT VALUES", connection)) await insert.ExecuteNonQueryAsync();
+                try { await Task.Delay(100, stopProbe.Token); } catch (OperationCanceledException) { }
+            }
+        });
+        var load = Stopwatch.StartNew();
+        var output = ProcessTreeMemory.Run("pgbench", ["-c", clients.ToString(CultureInfo.InvariantCulture), "-j", "2", "-T", seconds.ToString(CultureInfo.InvariantCulture), "-n", db], PgEnvironment(source)).Output;
+        var loadSeconds = load.Elapsed.TotalSeconds;
+        stopProbe.Cancel();
+        await probe;
+        var transactions = long.Parse(TransactionsRegex().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+        var sourceTps = double.Parse(TpsRegex().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+        var endLsn = await ScalarAsync<string>(source, db, "SELECT pg_current_wal_lsn()::text");
+        var catchUp = Stopwatch.StartNew();
+        while (await ScalarAsync<bool>(source, db, $"SELECT coalesce(confirmed_flush_lsn, '0/0') < '{endLsn}'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'"))
+        {
+            if (catchUp.Elapsed > TimeSpan.FromMinutes(30)) throw new TimeoutException($"{name} did not catch up");
+            await Task.Delay(50);
+        }
+        var catchUpSeconds = catchUp.Elapsed.TotalSeconds;
+        foreach (var check in new[] { "SELECT count(*) FROM pgbench_history", "SELECT sum(abalance) FROM pgbench_accounts", "SELECT sum(tbalance) FROM pgbench_tellers", "SELECT count(*) FROM probe" })
+        {
+            var expected = await ScalarAsync<long>(source, db, check);
+            var actual = await ScalarAsync<long>(target, db, check);
+            if (expected != actual) throw new InvalidOperationException($"{name}: '{check}' is {actual} on the destination and {expected} on the source.");
+        }
+        var p50 = await ScalarAsync<double>(target, db, "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM arrived - sent)) FROM probe");
+        var p99 = await ScalarAsync<double>(target, db, "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM arrived - sent)) FROM probe");
+        var applied = transactions / (loadSeconds + catchUpSeconds);
+        return new Result(name, sourceTps, applied, applied * 4, p50, p99, catchUpSeconds, null, transactions);
+    }
+
+    [GeneratedRegex(@"number of transactions actually processed: (\d+)")]
+    private static partial Regex TransactionsRegex();
+
+    [GeneratedRegex(@"tps = ([\d.]+)")]
+    private static partial Regex TpsRegex();
+}

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Globalization;
+using Npgsql;
+using Sync;
+using Sync.Bench;
+using Sync.Engine.Connections;
+using Sync.Engine.Security;
+using Sync.Engine.Store;
+using Sync.Engine.Tasks;
+using Sync.Sandbox;
+
+// Usage: Sync.Bench full [--scale N] [--wide-rows N] [--jobs N] [--repeat N]
+//        Sync.Bench memory [--small-scale N] [--large-scale N]
+//        Sync.Bench incremental [--scale N] [--seconds N] [--clients N]
+// Every contender runs against the same sandbox servers (same settings), on the same data, in the same run.
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+var mode = args.FirstOrDefault() ?? "full";
+int Option(string name, int fallback)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+}
+var settings = new Dictionary<string, string>
+{
+    ["shared_buffers"] = "'256MB'", ["max_wal_size"] = "'4GB'", ["maintenance_work_mem"] = "'256MB'", ["checkpoint_timeout"] = "'30min'",
+    ["max_logical_replication_workers"] = "8", ["max_sync_workers_per_subscription"] = "4",
+};
+Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1073741824.0:0} GiB, {Environment.OSVersion}; PostgreSQL from {PostgresCluster.FindBinDirectory()}");
+return mode switch
+{
+    "full" => await FullBench.RunAsync(Option("--scale", 20), Option("--wide-rows", 300_000), Option("--jobs", 4), Option("--repeat", 3), settings),
+    "memory" => await FullBench.MemoryAsync(Option("--small-scale", 5), Option("--large-scale", 40), settings),
+    "incremental" => await IncrementalBench.RunAsync(Option("--scale", 10), Option("--seconds", 60), Option("--clients", 4), settings),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("Usage: Sync.Bench full|memory|incremental [options]; see bench/README.md");
+    return 2;
+}
+
+namespace Sync.Bench
+{
+    internal static class Shared
+    {
+        public static string Root { get; } = FindRoot();
+        public static string Configuration { get; } = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
+        public static string WorkerDll => Path.Combine(Root, "src", "Sync.Worker", "bin", Configuration, "net8.0", "Sync.Worker.dll");
+
+        private static string FindRoot()
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Sync.sln"))) dir = dir.Parent;
+            return dir!.FullName;
+        }
+
+        public static async Task ExecuteAsync(PostgresCluster cluster, string database, string sql)
+        {
+            await using var connection = new NpgsqlConnection(cluster.ConnectionString(database));
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+            await command.ExecuteNonQueryAsync();
+        }
+
+        public static async Task<T> ScalarAsync<T>(PostgresCluster cluster, string database, string sql)
+        {
+            await using var connection = new NpgsqlConnection(cluster.ConnectionString(database));
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+            return (T)Convert.ChangeType((await command.ExecuteScalarAsync())!, typeof(T), CultureInfo.InvariantCulture);
+        }
+
+        public static string Uri(PostgresCluster cluster, string database) =>
+            $"postgresql://{PostgresCluster.Superuser}:{cluster.SuperuserPassword}@{cluster.Host}:{cluster.Port}/{database}";
+
+        public static Dictionary<string, string> PgEnvironment(PostgresCluster cluster) => new()
+        {
+            ["PGHOST"] = cluster.Host, ["PGPORT"] = cluster.Port.ToString(CultureInfo.InvariantCulture),
+            ["PGUSER"] = PostgresCluster.Superuser, ["PGPASSWORD"] = cluster.SuperuserPassword,
+        };
+
+        public static EndpointInput Endpoint(PostgresCluster cluster, string database) => new()
+        {
+            Host = cluster.Host, Port = cluster.Port, Database = database, Username = PostgresCluster.Superuser,
+            Password = new Secret(cluster.SuperuserPassword), SslMode = SslModeOption.Disable,
+        };
+
+        /// <summary>Row counts of every user table, for checking a contender's result against the source.</summary>
+        public static async Task<Dictionary<string, long>> CountsAsync(PostgresCluster cluster, string database)
+        {
+            var counts = new Dictionary<string, long>();
+            await using var connection = new NpgsqlConnection(cluster.ConnectionString(database));
+            await connection.OpenAsync();
+            var tables = new List<string>();
+            await using (var list = new NpgsqlCommand("SELECT quote_ident(relname) FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY 1", connection))
+            await using (var reader = await list.ExecuteReaderAsync())
+                while (await reader.ReadAsync()) tables.Add(reader.GetString(0));
+            foreach (var table in tables)
+            {
+                await using var count = new NpgsqlCommand($"SELECT count(*) FROM {table}", connection) { CommandTimeout = 0 };
+                counts[table] = (long)(await count.ExecuteScalarAsync())!;
+            }
+            return counts;
+        }
+
+        public static void Check(string contender, Dictionary<string, long> expected, Dictionary<string, long> actual)
+        {
+            foreach (var (table, rows) in expected)
+                if (actual.GetValueOrDefault(table, -1) != rows)
+                    throw new InvalidOperationException($"{contender}: {table} has {actual.GetValueOrDefault(table, -1)} rows on the target, {rows} on the source.");
+        }
+
+        public static void Pgbench(PostgresCluster cluster, string database, params string[] args)
+        {
+            var start = new ProcessStartInfo("pgbench") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in args) start.ArgumentList.Add(a);
+            start.ArgumentList.Add(database);
+            foreach (var (k, v) in PgEnvironment(cluster)) start.Environment[k] = v;
+            using var process = Process.Start(start)!;
+            var output = process.StandardOutput.ReadToEndAsync();
+            var error = process.StandardError.ReadToEndAsync();
+            process.WaitForExit();
+            if (process.ExitCode != 0) throw new InvalidOperationException($"pgbench failed: {error.Result}");
+        }
+
+        public static string Mb(long bytes) => (bytes / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture);
+    }
+}
