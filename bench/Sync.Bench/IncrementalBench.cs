@@ -32,11 +32,10 @@ internal static partial class IncrementalBench
         using var source = PostgresCluster.Start("inc-src", settings);
         using var target = PostgresCluster.Start("inc-dst", settings);
         Console.WriteLine($"Load: pgbench TPC-B-like, scale {scale}, {clients} clients, {seconds} s, while the destination follows; probe every 100 ms.");
-        var results = new List<Result>
-        {
-            await SyncAsync(source, target, scale, seconds, clients),
-            await NativeAsync(source, target, scale, seconds, clients),
-        };
+        var results = new List<Result> { await SyncAsync(source, target, scale, seconds, clients) };
+        Console.WriteLine($"Sync: {results[0]}");
+        results.Add(await NativeAsync(source, target, scale, seconds, clients));
+        Console.WriteLine($"Native: {results[1]}");
         Console.WriteLine();
         Console.WriteLine("| System | Source tps | Applied tps | Applied rows/s | Latency p50 (s) | Latency p99 (s) | Catch-up after load (s) | Peak memory (MB) |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
@@ -74,7 +73,9 @@ internal static partial class IncrementalBench
         await PrepareAsync(source, db, scale);
         await ExecuteAsync(target, "postgres", $"CREATE DATABASE {db}");
         var schema = ProcessTreeMemory.Run("pg_dump", ["--schema-only", "--no-owner", db], PgEnvironment(source)).Output;
-        await ExecuteAsync(target, db, string.Join('\n', schema.Split('\n').Where(l => !l.StartsWith("SELECT pg_catalog.set_config('search_path'", StringComparison.Ordinal))));
+        // Plain pg_dump output may carry psql meta-commands (\restrict in recent releases); the server takes only SQL.
+        await ExecuteAsync(target, db, string.Join('\n', schema.Split('\n')
+            .Where(l => !l.StartsWith("SELECT pg_catalog.set_config('search_path'", StringComparison.Ordinal) && !l.StartsWith('\\'))));
         await ExecuteAsync(target, db, ProbeTrigger);
         await ExecuteAsync(source, db, "CREATE PUBLICATION bench_pub FOR ALL TABLES");
         var connection = $"host={source.Host} port={source.Port} dbname={db} user={PostgresCluster.Superuser} password={source.SuperuserPassword}";

@@ -9,6 +9,12 @@ namespace Sync.Engine.Apply;
 /// </summary>
 public sealed record ApplyStatement(string Sql, IReadOnlyList<string?> Parameters, ApplyTable Table, StatementMeaning Meaning, string Key, string?[]? NewRow)
 {
+    /// <summary>For an UPDATE: the INSERT that replaces it when the row turns out to be missing.</summary>
+    public ApplyStatement? Correction { get; init; }
+
+    /// <summary>Keys (old and new) this statement touches, to tell whether a later statement of the batch overrides it.</summary>
+    public IReadOnlyList<string> TouchedKeys { get; init; } = [];
+
     public NpgsqlBatchCommand ToBatchCommand()
     {
         var command = new NpgsqlBatchCommand(Sql);
@@ -27,8 +33,8 @@ public enum StatementMeaning
     InsertOrOverwrite,
     /// <summary>Plain insert: a duplicate key raises an error (Fail).</summary>
     Insert,
-    /// <summary>A row means the update found no row and inserted it instead.</summary>
-    UpdateOrInsert,
+    /// <summary>A row means the update found its row; none means the row is missing and <see cref="ApplyStatement.Correction"/> applies.</summary>
+    Update,
     /// <summary>A row means a row was deleted; none means it was already missing.</summary>
     Delete,
 }

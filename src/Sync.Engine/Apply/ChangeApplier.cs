@@ -139,20 +139,34 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
                 $"Applying a change to {statement.Table.Table.Destination} (key {statement.Key}) failed: {info.Message}",
                 statement.Table.Table.Destination.ToString(), info.Retriable, e, e.SqlState);
         }
+        var corrections = new List<ApplyStatement>();
         for (var i = 0; i < statements.Length; i++)
         {
             var statement = statements[i];
             var result = i < rows.Count ? rows[i] : [];
             AppliedRows++;
+            if (statement.Meaning == StatementMeaning.Update && result.Count == 0)
+            {
+                // The row is missing: it becomes an INSERT, unless a later statement of this batch decides that row.
+                var decidedLater = statements.Skip(i + 1).Any(later => later.TouchedKeys.Any(statement.TouchedKeys.Contains));
+                if (!decidedLater && statement.Correction is { } insert) corrections.Add(insert);
+                _conflicts.Add(ConflictEvent(statement, "UpdateMissing", decidedLater ? "left to a later change of the same row" : "inserted the source row"));
+                continue;
+            }
             var conflict = statement.Meaning switch
             {
                 StatementMeaning.InsertOrKeep when result.Count == 0 => ("InsertExists", "kept the destination row (policy Ignore)"),
                 StatementMeaning.InsertOrOverwrite when result.Count == 1 && result[0] is false => ("InsertExists", "wrote the source row over it (policy Overwrite)"),
-                StatementMeaning.UpdateOrInsert when result.Count > 0 => ("UpdateMissing", "inserted the source row"),
                 StatementMeaning.Delete when result.Count == 0 => ("DeleteMissing", "ignored"),
                 _ => default,
             };
             if (conflict.Item1 is not null) _conflicts.Add(ConflictEvent(statement, conflict.Item1, conflict.Item2));
+        }
+        if (corrections.Count > 0)
+        {
+            AppliedRows -= corrections.Count;
+            _pending.AddRange(corrections);
+            await FlushAsync(ct).ConfigureAwait(false);
         }
     }
 

@@ -17,33 +17,46 @@ public static class StatementBuilder
         var sql = new StringBuilder($"INSERT INTO {table.Target} ({string.Join(", ", columns.Select(c => table.DestinationColumns[c]))}){table.Overriding} VALUES (")
             .Append(string.Join(", ", columns.Select((c, i) => Param(i + 1, table.Types[c]!)))).Append(')');
         var meaning = AppendConflict(sql, table, columns, policy);
-        return new ApplyStatement(sql.ToString(), parameters, table, meaning, table.DescribeKey(change.NewValues), change.NewValues);
+        return new ApplyStatement(sql.ToString(), parameters, table, meaning, table.DescribeKey(change.NewValues), change.NewValues)
+        {
+            TouchedKeys = [Key(table, change.NewValues!)],
+        };
     }
 
+    /// <summary>
+    /// A plain UPDATE that reports whether it found its row. A missing row becomes an INSERT (<see cref="ApplyStatement.Correction"/>),
+    /// applied after the batch unless a later statement of the batch touches the same key (then that one decides the row).
+    /// </summary>
     public static ApplyStatement Update(ApplyTable table, RowEvent change, ConflictPolicy policy)
     {
-        var (columns, parameters) = Present(table, change.NewValues!, change.Unchanged);
+        var (present, _) = Present(table, change.NewValues!, change.Unchanged);
         // An identity column that is GENERATED ALWAYS may only be set to DEFAULT; without a key change it keeps its value anyway.
         var keyChanged = change.OldValues is not null;
-        var set = string.Join(", ", columns.Select((c, i) => (c, i)).Where(x => keyChanged || !table.IdentityAlways[x.c])
-            .Select(x => $"{table.DestinationColumns[x.c]} = {Param(x.i + 1, table.Types[x.c]!)}").DefaultIfEmpty("ctid = ctid"));
+        var columns = present.Where(c => keyChanged || !table.IdentityAlways[c]).ToList();
+        var parameters = columns.Select(c => change.NewValues![c]).ToList();
+        var set = string.Join(", ", columns.Select((c, i) => $"{table.DestinationColumns[c]} = {Param(i + 1, table.Types[c]!)}").DefaultIfEmpty("ctid = ctid"));
         var keySource = change.OldValues ?? change.NewValues!;
         var (where, whereParameters) = Match(table, keySource, change.OldValues is not null && change.OldIsFullRow, parameters.Count);
-        var allParameters = parameters.Concat(whereParameters).ToList();
-        var insertColumns = string.Join(", ", columns.Select(c => table.DestinationColumns[c]));
-        var insertValues = string.Join(", ", columns.Select((c, i) => Param(i + 1, table.Types[c]!)));
-        var sql = new StringBuilder()
-            .Append($"WITH u AS (UPDATE {table.Target} SET {set} WHERE {where} RETURNING 1) ")
-            .Append($"INSERT INTO {table.Target} ({insertColumns}){table.Overriding} SELECT {insertValues} WHERE NOT EXISTS (SELECT 1 FROM u)");
-        AppendConflict(sql, table, columns, policy, returning: "RETURNING 0");
-        return new ApplyStatement(sql.ToString(), allParameters, table, StatementMeaning.UpdateOrInsert, table.DescribeKey(keySource), change.NewValues);
+        var oldKey = Key(table, keySource);
+        var newKey = Key(table, change.NewValues!);
+        var correction = Insert(table, change with { Kind = RowChangeKind.Insert }, policy);
+        return new ApplyStatement($"UPDATE {table.Target} SET {set} WHERE {where} RETURNING 1", parameters.Concat(whereParameters).ToList(), table,
+            StatementMeaning.Update, table.DescribeKey(keySource), change.NewValues)
+        {
+            Correction = correction,
+            TouchedKeys = oldKey == newKey ? [oldKey] : [oldKey, newKey],
+        };
     }
+
+    /// <summary>The identity of a row within its table, for matching statements of one batch.</summary>
+    public static string Key(ApplyTable table, string?[] values) =>
+        table.Relation.RelationId.ToString(System.Globalization.CultureInfo.InvariantCulture) + table.DescribeKey(values);
 
     public static ApplyStatement Delete(ApplyTable table, RowEvent change)
     {
         var (where, parameters) = Match(table, change.OldValues!, change.OldIsFullRow, 0);
         return new ApplyStatement($"DELETE FROM {table.Target} WHERE {where} RETURNING 1", parameters, table, StatementMeaning.Delete,
-            table.DescribeKey(change.OldValues), null);
+            table.DescribeKey(change.OldValues), null) { TouchedKeys = [Key(table, change.OldValues!)] };
     }
 
     /// <summary>The columns a change carries (known to the task, not unchanged TOAST) and their values in order.</summary>
