@@ -84,11 +84,8 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
         return (values, unchanged);
     }
 
-    private static async Task<string> ReadTextAsync(ReplicationValue value, CancellationToken ct)
-    {
-        using var reader = value.GetTextReader();
-        return await reader.ReadToEndAsync(ct).ConfigureAwait(false);
-    }
+    private static async Task<string> ReadTextAsync(ReplicationValue value, CancellationToken ct) =>
+        await value.Get<string>(ct).ConfigureAwait(false);
 
     private static async Task<string> ReadAllAsync(System.IO.Stream data, CancellationToken ct)
     {
