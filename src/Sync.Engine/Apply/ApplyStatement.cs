@@ -15,6 +15,23 @@ public sealed record ApplyStatement(string Sql, IReadOnlyList<string?> Parameter
     /// <summary>Keys (old and new) this statement touches, to tell whether a later statement of the batch overrides it.</summary>
     public IReadOnlyList<string> TouchedKeys { get; init; } = [];
 
+    /// <summary>Relation columns whose values the statement writes (INSERT values, UPDATE SET list), in parameter order.</summary>
+    public IReadOnlyList<int> ValueColumns { get; init; } = [];
+    public IReadOnlyList<string?> Values { get; init; } = [];
+    /// <summary>Relation columns and values that find the row (UPDATE and DELETE by key).</summary>
+    public IReadOnlyList<int> KeyColumns { get; init; } = [];
+    public IReadOnlyList<string?> KeyValues { get; init; } = [];
+    public ConflictPolicy Policy { get; init; }
+
+    /// <summary>Statements of one shape (same SQL text) can be applied as one set-wise statement.</summary>
+    public bool SetCapable => Meaning switch
+    {
+        StatementMeaning.Update or StatementMeaning.Delete => Table.SetCapable && KeyColumns.Count > 0,
+        // A plain insert needs no key to report its result: it either inserts or fails.
+        StatementMeaning.Insert => true,
+        _ => Table.SetCapable && Table.KeyIndexes.All(ValueColumns.Contains),
+    };
+
     public NpgsqlBatchCommand ToBatchCommand()
     {
         var command = new NpgsqlBatchCommand(Sql);

@@ -49,6 +49,13 @@ public sealed class ApplyTable
     public string? ConflictKey { get; }
     public string Target => Table.Destination.Sql;
 
+    /// <summary>
+    /// Changes can be applied many rows per statement: the table has a primary key that is also the replica identity,
+    /// so rows are found by key and matched back to the changes by key.
+    /// </summary>
+    public bool SetCapable => ConflictKey is not null && !Relation.FullIdentity && KeyIndexes.Length > 0 &&
+        KeyIndexes.Select(i => Relation.Columns[i]).SequenceEqual(Table.Source.PrimaryKey!.Columns);
+
     public bool Allows(TableOperations operation) => (Table.Operations & operation) != 0;
 
     /// <summary>A short description of the key of a row, for conflict events and errors.</summary>

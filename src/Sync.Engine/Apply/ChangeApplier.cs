@@ -12,7 +12,7 @@ namespace Sync.Engine.Apply;
 /// </summary>
 public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkpoint, string taskName, TimeProvider clock)
 {
-    public const int MaxBatch = 256;
+    public const int MaxBatch = 1000;
     public const int MaxGroupTransactions = 2000;
     public const int MaxGroupChanges = 50_000;
     public static readonly TimeSpan MaxGroupAge = TimeSpan.FromMilliseconds(250);
@@ -33,6 +33,15 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     public long AppliedTransactions { get; private set; }
     public long AppliedRows { get; private set; }
     public bool GroupOpen => _transaction is not null;
+
+    /// <summary>
+    /// Apply changes of one shape many rows per statement. Needs triggers and foreign keys off in the session
+    /// (session_replication_role = replica), because rows of different keys are applied out of their source order.
+    /// </summary>
+    public bool SetMode { get; set; }
+
+    /// <summary>Runs after each group commits.</summary>
+    public Action? AfterCommit { get; set; }
 
     public void Resume(SyncLsn checkpointLsn)
     {
@@ -95,6 +104,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
             onConflicts(_conflicts.ToArray());
             _conflicts.Clear();
         }
+        AfterCommit?.Invoke();
     }
 
     public async Task RollbackAsync()
@@ -115,17 +125,31 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         var statements = _pending.ToArray();
         _pending.Clear();
         await using var batch = new NpgsqlBatch(connection, _transaction);
-        foreach (var statement in statements) batch.BatchCommands.Add(statement.ToBatchCommand());
-        var rows = new List<List<object?>>(statements.Length);
+        var units = SetMode ? Plan(statements) : statements.Select(s => (Row: (ApplyStatement?)s, Set: (SetStatement?)null)).ToList();
+        foreach (var unit in units) batch.BatchCommands.Add(unit.Set?.Command ?? unit.Row!.ToBatchCommand());
+        var rows = new List<List<object?[]>>(units.Count);
         try
         {
             await using var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
             do
             {
-                var result = new List<object?>();
-                while (await reader.ReadAsync(ct).ConfigureAwait(false)) result.Add(reader.GetValue(0));
+                var result = new List<object?[]>();
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    var values = new object?[reader.FieldCount];
+                    reader.GetValues(values!);
+                    result.Add(values);
+                }
                 rows.Add(result);
             } while (await reader.NextResultAsync(ct).ConfigureAwait(false));
+        }
+        catch (PostgresException e) when (e.SqlState == "23505" && SetMode)
+        {
+            // Which row conflicted is known only row by row: replay this group that way (the conflict then reports both rows).
+            await RollbackAsync().ConfigureAwait(false);
+            throw new SyncException(ErrorIds.ApplyConflict, SyncErrorCategory.ResourceBusy,
+                $"A change to {DescribeFailed(e, batch, units)} conflicts with an existing key on the destination; replaying its transactions row by row to identify it. ({e.MessageText})",
+                taskName, retriable: true, e, e.SqlState) { Data = { [ReplayRowByRow] = true } };
         }
         catch (PostgresException e) when (e.SqlState == "23505")
         {
@@ -133,17 +157,30 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         }
         catch (PostgresException e)
         {
-            var statement = FailedStatement(e, batch, statements, rows.Count);
+            var failed = FailedUnit(e, batch, units, rows.Count);
+            var statement = failed.Row ?? failed.Set!.Members[0];
             var info = ErrorClassifier.ClassifySqlState(e.SqlState, ErrorClassifier.Describe(e), statement.Table.Table.Destination.ToString());
             throw new SyncException(info.Retriable ? info.ErrorId : ErrorIds.ApplyFailed, info.Category,
-                $"Applying a change to {statement.Table.Table.Destination} (key {statement.Key}) failed: {info.Message}",
+                $"Applying a change to {statement.Table.Table.Destination} (key {statement.Key}{(failed.Set is { } set ? $", one of {set.Members.Count} applied together" : "")}) failed: {info.Message}",
                 statement.Table.Table.Destination.ToString(), info.Retriable, e, e.SqlState);
         }
+        var results = new Dictionary<ApplyStatement, List<object?>>(ReferenceEqualityComparer.Instance);
+        for (var u = 0; u < units.Count; u++)
+        {
+            var unitRows = u < rows.Count ? rows[u] : [];
+            if (units[u].Set is { } setStatement)
+                foreach (var (member, result) in setStatement.Distribute(unitRows)) results[member] = result;
+            else
+                results[units[u].Row!] = unitRows.Select(r => r[0]).ToList();
+        }
+        // Updates folded into a later update of the same row count as applied; the later one reports a missing row.
+        foreach (var statement in statements)
+            if (!results.ContainsKey(statement)) results[statement] = [1];
         var corrections = new List<ApplyStatement>();
         for (var i = 0; i < statements.Length; i++)
         {
             var statement = statements[i];
-            var result = i < rows.Count ? rows[i] : [];
+            var result = results.GetValueOrDefault(statement) ?? [];
             AppliedRows++;
             if (statement.Meaning == StatementMeaning.Update && result.Count == 0)
             {
@@ -168,6 +205,73 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
             _pending.AddRange(corrections);
             await FlushAsync(ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Marks an ApplyConflict that should be replayed row by row.</summary>
+    public const string ReplayRowByRow = "ReplayRowByRow";
+
+    /// <summary>
+    /// Splits a batch into segments in which no row key repeats (so order within a segment does not matter), and within
+    /// each segment applies statements of one shape together. Shapes that cannot go set-wise stay single statements.
+    /// </summary>
+    private static List<(ApplyStatement? Row, SetStatement? Set)> Plan(ApplyStatement[] all)
+    {
+        var statements = Coalesce(all);
+        var units = new List<(ApplyStatement?, SetStatement?)>();
+        var segment = new List<ApplyStatement>();
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        void Close()
+        {
+            foreach (var group in segment.GroupBy(s => (s.Table, s.Sql)))
+            {
+                var members = group.ToList();
+                if (members.Count > 1 && members[0].SetCapable) units.Add((null, SetStatement.Build(members)));
+                else units.AddRange(members.Select(m => ((ApplyStatement?)m, (SetStatement?)null)));
+            }
+            segment.Clear();
+            keys.Clear();
+        }
+        foreach (var statement in statements)
+        {
+            if (statement.TouchedKeys.Count == 0 || statement.TouchedKeys.Any(keys.Contains)) Close();
+            segment.Add(statement);
+            foreach (var key in statement.TouchedKeys) keys.Add(key);
+            if (statement.TouchedKeys.Count == 0) Close();
+        }
+        Close();
+        return units;
+    }
+
+    /// <summary>
+    /// Drops an UPDATE whose row is updated again later in the batch by an UPDATE of the same shape, with nothing else
+    /// touching the row in between: the later row image is the row's final state either way (hot rows, like pgbench's
+    /// branches, change many times per batch). A missing row is then found, and inserted, by the later one.
+    /// </summary>
+    private static List<ApplyStatement> Coalesce(ApplyStatement[] statements)
+    {
+        var keep = new bool[statements.Length];
+        var next = new Dictionary<string, ApplyStatement>(StringComparer.Ordinal);
+        for (var i = statements.Length - 1; i >= 0; i--)
+        {
+            var statement = statements[i];
+            keep[i] = !(statement.Meaning == StatementMeaning.Update && statement.KeyColumns.Count > 0 && statement.TouchedKeys.Count == 1 &&
+                        next.TryGetValue(statement.TouchedKeys[0], out var later) && later.Meaning == StatementMeaning.Update &&
+                        later.TouchedKeys.Count == 1 && ReferenceEquals(later.Table, statement.Table) && later.Sql == statement.Sql);
+            foreach (var key in statement.TouchedKeys) next[key] = keep[i] ? statement : next.GetValueOrDefault(key, statement);
+        }
+        return statements.Where((_, i) => keep[i]).ToList();
+    }
+
+    private static (ApplyStatement? Row, SetStatement? Set) FailedUnit(PostgresException e, NpgsqlBatch batch, List<(ApplyStatement? Row, SetStatement? Set)> units, int completed)
+    {
+        var index = e.BatchCommand is { } failed ? batch.BatchCommands.IndexOf(failed) : -1;
+        return units[index >= 0 ? index : Math.Min(completed, units.Count - 1)];
+    }
+
+    private static string DescribeFailed(PostgresException e, NpgsqlBatch batch, List<(ApplyStatement? Row, SetStatement? Set)> units)
+    {
+        var unit = FailedUnit(e, batch, units, 0);
+        return (unit.Row ?? unit.Set!.Members[0]).Table.Table.Destination.ToString();
     }
 
     /// <summary>The statement that raised an error: the driver names it, else it is the first without a complete result.</summary>

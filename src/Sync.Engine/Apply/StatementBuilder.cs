@@ -20,6 +20,7 @@ public static class StatementBuilder
         return new ApplyStatement(sql.ToString(), parameters, table, meaning, table.DescribeKey(change.NewValues), change.NewValues)
         {
             TouchedKeys = [Key(table, change.NewValues!)],
+            ValueColumns = columns, Values = parameters, Policy = policy,
         };
     }
 
@@ -40,11 +41,14 @@ public static class StatementBuilder
         var oldKey = Key(table, keySource);
         var newKey = Key(table, change.NewValues!);
         var correction = Insert(table, change with { Kind = RowChangeKind.Insert }, policy);
+        var fullMatch = change.OldValues is not null && change.OldIsFullRow || table.Relation.FullIdentity || table.KeyIndexes.Length == 0;
         return new ApplyStatement($"UPDATE {table.Target} SET {set} WHERE {where} RETURNING 1", parameters.Concat(whereParameters).ToList(), table,
             StatementMeaning.Update, table.DescribeKey(keySource), change.NewValues)
         {
             Correction = correction,
             TouchedKeys = oldKey == newKey ? [oldKey] : [oldKey, newKey],
+            ValueColumns = columns, Values = parameters, Policy = policy,
+            KeyColumns = fullMatch ? [] : table.KeyIndexes, KeyValues = fullMatch ? [] : table.KeyIndexes.Select(i => keySource[i]).ToArray(),
         };
     }
 
@@ -55,8 +59,13 @@ public static class StatementBuilder
     public static ApplyStatement Delete(ApplyTable table, RowEvent change)
     {
         var (where, parameters) = Match(table, change.OldValues!, change.OldIsFullRow, 0);
+        var fullMatch = change.OldIsFullRow || table.Relation.FullIdentity || table.KeyIndexes.Length == 0;
         return new ApplyStatement($"DELETE FROM {table.Target} WHERE {where} RETURNING 1", parameters, table, StatementMeaning.Delete,
-            table.DescribeKey(change.OldValues), null) { TouchedKeys = [Key(table, change.OldValues!)] };
+            table.DescribeKey(change.OldValues), null)
+        {
+            TouchedKeys = [Key(table, change.OldValues!)],
+            KeyColumns = fullMatch ? [] : table.KeyIndexes, KeyValues = fullMatch ? [] : table.KeyIndexes.Select(i => change.OldValues![i]).ToArray(),
+        };
     }
 
     /// <summary>The columns a change carries (known to the task, not unchanged TOAST) and their values in order.</summary>

@@ -74,10 +74,17 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         await using var destination = new NpgsqlConnection(applyBuilder.ConnectionString);
         try { await destination.OpenAsync(halt).ConfigureAwait(false); }
         catch (Exception e) when (e is NpgsqlException or TimeoutException) { throw ConnectionFactory.ConnectionError(ServerSide.Destination, task.Destination, e); }
-        await PrepareApplySessionAsync(destination, halt).ConfigureAwait(false);
+        var replicaRole = await PrepareApplySessionAsync(destination, halt).ConfigureAwait(false);
         var checkpoint = await Checkpoint.OpenAsync(destination, task, halt).ConfigureAwait(false);
         var resumeAt = await checkpoint.ReadAsync(destination, halt).ConfigureAwait(false);
-        var applier = new ChangeApplier(destination, checkpoint, task.Name, context.Clock);
+        var applier = new ChangeApplier(destination, checkpoint, task.Name, context.Clock) { SetMode = replicaRole && !context.ApplyRowByRow };
+        // A group replayed row by row (after a set-wise key conflict) went through: back to set-wise apply.
+        applier.AfterCommit = () =>
+        {
+            if (!context.ApplyRowByRow) return;
+            context.ApplyRowByRow = false;
+            applier.SetMode = replicaRole;
+        };
         if (resumeAt is { } at) applier.Resume(at);
 
         await using var replication = new LogicalReplicationConnection(factory.Build(task.Source, $"sync:{task.Name}:stream", replication: true).ConnectionString);
@@ -384,7 +391,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         foreach (var conflict in conflicts) context.Store.AppendEvent(context.TaskName, conflict);
     }
 
-    private static async Task PrepareApplySessionAsync(NpgsqlConnection destination, CancellationToken ct)
+    /// <summary>Prepares the apply session; true when triggers and foreign keys are off in it (session_replication_role = replica).</summary>
+    private static async Task<bool> PrepareApplySessionAsync(NpgsqlConnection destination, CancellationToken ct)
     {
         await using (var command = new NpgsqlCommand("SET synchronous_commit = on; SET search_path = pg_catalog", destination))
             await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
@@ -392,8 +400,9 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         {
             await using var replica = new NpgsqlCommand("SET session_replication_role = replica", destination);
             await replica.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return true;
         }
-        catch (PostgresException e) when (e.SqlState == "42501") { }
+        catch (PostgresException e) when (e.SqlState == "42501") { return false; }
     }
 
     private static Exception MapStreamError(Exception e, TaskDefinition task, string slot)

@@ -35,6 +35,9 @@ public sealed class TaskRunContext : IDisposable
     public CancellationToken StopSignal => _stop.Token;
     public StopMode StopRequested => (StopMode)Volatile.Read(ref _stopMode);
 
+    /// <summary>Set when a set-wise apply met a key conflict: the next run replays that group one row per statement.</summary>
+    public bool ApplyRowByRow { get; set; }
+
     /// <summary>Raised (on the control thread) after the definition was re-read.</summary>
     public event Action<TaskDefinition>? DefinitionChanged;
 

@@ -31,6 +31,7 @@ public sealed partial class TaskRunner : ITaskRunner
             catch (Exception e) when (!context.StopSignal.IsCancellationRequested && ErrorClassifier.Classify(e).Retriable)
             {
                 var info = ErrorClassifier.Classify(e, context.TaskName);
+                if (e.Data.Contains(Apply.ChangeApplier.ReplayRowByRow)) context.ApplyRowByRow = true;
                 var now = context.Clock.GetUtcNow();
                 failingSince ??= now;
                 var window = TimeSpan.FromMinutes(info.Category == SyncErrorCategory.ConnectionError
