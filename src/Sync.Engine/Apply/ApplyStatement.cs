@@ -7,10 +7,17 @@ namespace Sync.Engine.Apply;
 /// One destination statement for one source change. Every statement returns rows so that results line up with
 /// commands in a batch; what a returned row means depends on <see cref="Meaning"/>.
 /// </summary>
-public sealed record ApplyStatement(string Sql, IReadOnlyList<string?> Parameters, ApplyTable Table, StatementMeaning Meaning, string Key, string?[]? NewRow)
+public sealed record ApplyStatement(string Sql, IReadOnlyList<string?> Parameters, ApplyTable Table, StatementMeaning Meaning, string?[]? KeySource, string?[]? NewRow)
 {
-    /// <summary>For an UPDATE: the INSERT that replaces it when the row turns out to be missing.</summary>
-    public ApplyStatement? Correction { get; init; }
+    private ApplyStatement? _correction;
+
+    /// <summary>The row's key for events and errors, as column=value pairs (built only when needed).</summary>
+    public string Key => Table.DescribeKey(KeySource);
+
+    /// <summary>For an UPDATE: builds the INSERT that replaces it when the row turns out to be missing.</summary>
+    public Func<ApplyStatement>? CorrectionFactory { get; init; }
+
+    public ApplyStatement? Correction => _correction ??= CorrectionFactory?.Invoke();
 
     /// <summary>Keys (old and new) this statement touches, to tell whether a later statement of the batch overrides it.</summary>
     public IReadOnlyList<string> TouchedKeys { get; init; } = [];

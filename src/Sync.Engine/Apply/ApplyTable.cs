@@ -58,6 +58,9 @@ public sealed class ApplyTable
 
     public bool Allows(TableOperations operation) => (Table.Operations & operation) != 0;
 
+    /// <summary>Statement text by shape (kind, policy, columns): built once per shape, not once per row.</summary>
+    public Dictionary<string, string> SqlCache { get; } = new(StringComparer.Ordinal);
+
     /// <summary>A short description of the key of a row, for conflict events and errors.</summary>
     public string DescribeKey(string?[]? values)
     {

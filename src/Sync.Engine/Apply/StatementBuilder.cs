@@ -14,10 +14,16 @@ public static class StatementBuilder
     public static ApplyStatement Insert(ApplyTable table, RowEvent change, ConflictPolicy policy)
     {
         var (columns, parameters) = Present(table, change.NewValues!, change.Unchanged);
-        var sql = new StringBuilder($"INSERT INTO {table.Target} ({string.Join(", ", columns.Select(c => table.DestinationColumns[c]))}){table.Overriding} VALUES (")
-            .Append(string.Join(", ", columns.Select((c, i) => Param(i + 1, table.Types[c]!)))).Append(')');
-        var meaning = AppendConflict(sql, table, columns, policy);
-        return new ApplyStatement(sql.ToString(), parameters, table, meaning, table.DescribeKey(change.NewValues), change.NewValues)
+        var shape = Shape('I', policy, columns, null);
+        var meaning = MeaningOf(table, policy);
+        if (!table.SqlCache.TryGetValue(shape, out var sql))
+        {
+            var text = new StringBuilder($"INSERT INTO {table.Target} ({string.Join(", ", columns.Select(c => table.DestinationColumns[c]))}){table.Overriding} VALUES (")
+                .Append(string.Join(", ", columns.Select((c, i) => Param(i + 1, table.Types[c]!)))).Append(')');
+            AppendConflict(text, table, columns, policy);
+            table.SqlCache[shape] = sql = text.ToString();
+        }
+        return new ApplyStatement(sql, parameters, table, meaning, change.NewValues, change.NewValues)
         {
             TouchedKeys = [Key(table, change.NewValues!)],
             ValueColumns = columns, Values = parameters, Policy = policy,
@@ -33,39 +39,90 @@ public static class StatementBuilder
         var (present, _) = Present(table, change.NewValues!, change.Unchanged);
         // An identity column that is GENERATED ALWAYS may only be set to DEFAULT; without a key change it keeps its value anyway.
         var keyChanged = change.OldValues is not null;
-        var columns = present.Where(c => keyChanged || !table.IdentityAlways[c]).ToList();
-        var parameters = columns.Select(c => change.NewValues![c]).ToList();
-        var set = string.Join(", ", columns.Select((c, i) => $"{table.DestinationColumns[c]} = {Param(i + 1, table.Types[c]!)}").DefaultIfEmpty("ctid = ctid"));
+        var columns = keyChanged || !table.Overriding.Any() ? present : present.Where(c => !table.IdentityAlways[c]).ToList();
+        var parameters = new List<string?>(columns.Count + table.KeyIndexes.Length);
+        foreach (var c in columns) parameters.Add(change.NewValues![c]);
         var keySource = change.OldValues ?? change.NewValues!;
-        var (where, whereParameters) = Match(table, keySource, change.OldValues is not null && change.OldIsFullRow, parameters.Count);
-        var oldKey = Key(table, keySource);
-        var newKey = Key(table, change.NewValues!);
-        var correction = Insert(table, change with { Kind = RowChangeKind.Insert }, policy);
         var fullMatch = change.OldValues is not null && change.OldIsFullRow || table.Relation.FullIdentity || table.KeyIndexes.Length == 0;
-        return new ApplyStatement($"UPDATE {table.Target} SET {set} WHERE {where} RETURNING 1", parameters.Concat(whereParameters).ToList(), table,
-            StatementMeaning.Update, table.DescribeKey(keySource), change.NewValues)
+        var (whereParameters, whereShape) = MatchParameters(table, keySource, fullMatch);
+        var shape = Shape('U', policy, columns, whereShape);
+        if (!table.SqlCache.TryGetValue(shape, out var sql))
         {
-            Correction = correction,
+            var set = string.Join(", ", columns.Select((c, i) => $"{table.DestinationColumns[c]} = {Param(i + 1, table.Types[c]!)}").DefaultIfEmpty("ctid = ctid"));
+            var (where, _) = Match(table, keySource, fullMatch, columns.Count);
+            table.SqlCache[shape] = sql = $"UPDATE {table.Target} SET {set} WHERE {where} RETURNING 1";
+        }
+        parameters.AddRange(whereParameters);
+        var oldKey = Key(table, keySource);
+        var newKey = keyChanged ? Key(table, change.NewValues!) : oldKey;
+        return new ApplyStatement(sql, parameters, table, StatementMeaning.Update, keySource, change.NewValues)
+        {
+            CorrectionFactory = () => Insert(table, change with { Kind = RowChangeKind.Insert }, policy),
             TouchedKeys = oldKey == newKey ? [oldKey] : [oldKey, newKey],
-            ValueColumns = columns, Values = parameters, Policy = policy,
+            ValueColumns = columns, Values = parameters.Take(columns.Count).ToArray(), Policy = policy,
             KeyColumns = fullMatch ? [] : table.KeyIndexes, KeyValues = fullMatch ? [] : table.KeyIndexes.Select(i => keySource[i]).ToArray(),
         };
     }
 
-    /// <summary>The identity of a row within its table, for matching statements of one batch.</summary>
-    public static string Key(ApplyTable table, string?[] values) =>
-        table.Relation.RelationId.ToString(System.Globalization.CultureInfo.InvariantCulture) + table.DescribeKey(values);
+    /// <summary>The identity of a row within its table, for matching statements of one batch (key values, or the whole row without a key).</summary>
+    public static string Key(ApplyTable table, string?[] values)
+    {
+        var sb = new StringBuilder().Append(table.Relation.RelationId);
+        if (table.KeyIndexes.Length > 0 && !table.Relation.FullIdentity)
+            foreach (var i in table.KeyIndexes) sb.Append('\u001f').Append(values[i] ?? "\u0000");
+        else
+            foreach (var v in values) sb.Append('\u001f').Append(v ?? "\u0000");
+        return sb.ToString();
+    }
 
     public static ApplyStatement Delete(ApplyTable table, RowEvent change)
     {
-        var (where, parameters) = Match(table, change.OldValues!, change.OldIsFullRow, 0);
         var fullMatch = change.OldIsFullRow || table.Relation.FullIdentity || table.KeyIndexes.Length == 0;
-        return new ApplyStatement($"DELETE FROM {table.Target} WHERE {where} RETURNING 1", parameters, table, StatementMeaning.Delete,
-            table.DescribeKey(change.OldValues), null)
+        var (parameters, whereShape) = MatchParameters(table, change.OldValues!, fullMatch);
+        var shape = Shape('D', ConflictPolicy.Fail, [], whereShape);
+        if (!table.SqlCache.TryGetValue(shape, out var sql))
+        {
+            var (where, _) = Match(table, change.OldValues!, fullMatch, 0);
+            table.SqlCache[shape] = sql = $"DELETE FROM {table.Target} WHERE {where} RETURNING 1";
+        }
+        return new ApplyStatement(sql, parameters, table, StatementMeaning.Delete, change.OldValues, null)
         {
             TouchedKeys = [Key(table, change.OldValues!)],
             KeyColumns = fullMatch ? [] : table.KeyIndexes, KeyValues = fullMatch ? [] : table.KeyIndexes.Select(i => change.OldValues![i]).ToArray(),
         };
+    }
+
+    private static StatementMeaning MeaningOf(ApplyTable table, ConflictPolicy policy) => policy switch
+    {
+        ConflictPolicy.Ignore => StatementMeaning.InsertOrKeep,
+        ConflictPolicy.Overwrite when table.ConflictKey is not null => StatementMeaning.InsertOrOverwrite,
+        _ => StatementMeaning.Insert,
+    };
+
+    private static string Shape(char kind, ConflictPolicy policy, List<int> columns, string? where)
+    {
+        var sb = new StringBuilder().Append(kind).Append((int)policy).Append(':');
+        foreach (var c in columns) sb.Append(c).Append(',');
+        return sb.Append('|').Append(where).ToString();
+    }
+
+    /// <summary>The WHERE parameters of <see cref="Match"/> (same order) and a shape key for its text (NULLs change it).</summary>
+    private static (List<string?> Parameters, string Shape) MatchParameters(ApplyTable table, string?[] values, bool fullRow)
+    {
+        var parameters = new List<string?>();
+        if (!fullRow && table.KeyIndexes.Length > 0 && !table.Relation.FullIdentity)
+        {
+            foreach (var i in table.KeyIndexes) parameters.Add(values[i]);
+            return (parameters, "k");
+        }
+        var shape = new StringBuilder("f");
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (table.DestinationColumns[i] is null) continue;
+            if (values[i] is null) shape.Append(i).Append('n');
+            else parameters.Add(values[i]);
+        }
+        return (parameters, shape.ToString());
     }
 
     /// <summary>The columns a change carries (known to the task, not unchanged TOAST) and their values in order.</summary>
@@ -89,7 +146,7 @@ public static class StatementBuilder
     private static (string Where, List<string?> Parameters) Match(ApplyTable table, string?[] values, bool fullRow, int offset)
     {
         var parameters = new List<string?>();
-        if (table.KeyIndexes.Length > 0 && !table.Relation.FullIdentity)
+        if (!fullRow && table.KeyIndexes.Length > 0 && !table.Relation.FullIdentity)
         {
             var conditions = table.KeyIndexes.Select(i =>
             {
