@@ -254,6 +254,15 @@ public sealed class TaskService
         return await LaunchWorkerAsync(task.Name, spec, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Continues a paused or failed task from its checkpoint; anything else is refused with its status.</summary>
+    public Task<TaskInfo> ResumeAsync(string name, WorkerLaunchSpec spec, CancellationToken cancellationToken)
+    {
+        var task = Get(name);
+        if (task.State.Status is not (SyncTaskStatus.Paused or SyncTaskStatus.Failed or SyncTaskStatus.Retrying))
+            throw SyncException.InvalidState(task.Name, "resume", task.State.Status.ToString(), "Only paused or failed tasks resume; use Start-SyncTask to start one.");
+        return StartAsync(task.Name, spec, [], cancellationToken);
+    }
+
     /// <summary>Polls the task until <paramref name="condition"/> holds; fails when the task fails, or with WaitTimedOut.</summary>
     public async Task<TaskInfo> WaitAsync(string name, WaitCondition condition, TimeSpan? timeout, TimeSpan latencyBound,
         Action<TaskInfo>? onPoll, CancellationToken cancellationToken)

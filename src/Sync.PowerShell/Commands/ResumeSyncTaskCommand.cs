@@ -12,17 +12,11 @@ public sealed class ResumeSyncTaskCommand : TaskTargetCmdlet
     {
         foreach (var task in Targets())
         {
-            if (task.State.Status is not (SyncTaskStatus.Paused or SyncTaskStatus.Failed or SyncTaskStatus.Retrying))
-            {
-                WriteSyncError(Engine.Diagnostics.SyncException.InvalidState(task.Name, "resume", task.State.Status.ToString(),
-                    "Only paused or failed tasks resume; use Start-SyncTask to start one."), task.Name);
-                continue;
-            }
             if (!ShouldProcess(task.Name, "Resume the task from its checkpoint")) continue;
             try
             {
                 var spec = WorkerEntry.LaunchSpec(Path.Combine(ModuleInitializer.ModuleFolder(), "Sync.psd1"));
-                WriteObject(new SyncTask(RunEngine(ct => Service.StartAsync(task.Name, spec, [], ct))));
+                WriteObject(new SyncTask(RunEngine(ct => Service.ResumeAsync(task.Name, spec, ct))));
             }
             catch (Engine.Diagnostics.SyncException e)
             {

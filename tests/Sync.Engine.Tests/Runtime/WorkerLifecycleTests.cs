@@ -131,6 +131,17 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
+    public async Task OnlyPausedOrFailedTasksResume()
+    {
+        var service = Service;
+        TestTasks.CreateOffline(service, "life-7");
+        var e = await Assert.ThrowsAsync<SyncException>(() => service.ResumeAsync("life-7", TestTasks.WorkerSpec, CancellationToken.None));
+        Assert.Equal(ErrorIds.SyncTaskInvalidState, e.ErrorId);
+        Assert.Contains("Created", e.Message);
+        Assert.Contains("Start-SyncTask", e.Message);
+    }
+
+    [Fact]
     public async Task StoppingATaskThatIsNotRunningSaysSo()
     {
         var service = Service;
