@@ -1,4 +1,5 @@
 using Npgsql;
+using Sync.Engine.Connections;
 using Sync.Engine.Catalog;
 using Sync.Engine.Tasks;
 
@@ -30,13 +31,13 @@ public sealed class Checkpoint
         var table = new QualifiedName(TaskNaming.HelperSchema, TaskNaming.CheckpointTable(task));
         try
         {
-            await ExecuteAsync(connection, "SELECT pg_replication_origin_create($1) WHERE pg_replication_origin_oid($1) IS NULL", ct, origin).ConfigureAwait(false);
-            await ExecuteAsync(connection, "SELECT pg_replication_origin_session_setup($1)", ct, origin).ConfigureAwait(false);
+            await connection.ExecuteAsync("SELECT pg_replication_origin_create($1) WHERE pg_replication_origin_oid($1) IS NULL", ct, origin).ConfigureAwait(false);
+            await connection.ExecuteAsync("SELECT pg_replication_origin_session_setup($1)", ct, origin).ConfigureAwait(false);
             return new Checkpoint(origin, table, useOrigin: true);
         }
         catch (PostgresException e) when (e.SqlState == "42501")
         {
-            await ExecuteAsync(connection,
+            await connection.ExecuteAsync(
                 $"CREATE SCHEMA IF NOT EXISTS {Identifier.Quote(TaskNaming.HelperSchema)}; " +
                 $"CREATE TABLE IF NOT EXISTS {table.Sql} (id int PRIMARY KEY DEFAULT 1 CHECK (id = 1), end_lsn pg_lsn NOT NULL, commit_time timestamptz, updated_at timestamptz NOT NULL DEFAULT now())",
                 ct).ConfigureAwait(false);
@@ -73,12 +74,5 @@ public sealed class Checkpoint
         upsert.Parameters.AddWithValue(endLsn.ToString());
         upsert.Parameters.AddWithValue(commitTime);
         await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken ct, params object[] args)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var a in args) command.Parameters.AddWithValue(a);
-        await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 }

@@ -1,4 +1,5 @@
 using Npgsql;
+using Sync.Engine.Connections;
 
 namespace Sync.Engine.Catalog;
 
@@ -21,7 +22,7 @@ public static class CatalogReader
 
     public static async Task<CatalogSnapshot> ReadAsync(NpgsqlConnection connection, bool includeFunctions, CancellationToken ct)
     {
-        await Execute(connection, "SET search_path = pg_catalog", ct).ConfigureAwait(false);
+        await connection.ExecuteAsync("SET search_path = pg_catalog", ct).ConfigureAwait(false);
         var version = connection.PostgreSqlVersion.Major;
         var schemas = await ReadListAsync(connection, $"SELECT n.nspname FROM pg_namespace n WHERE {UserSchemaFilter} ORDER BY 1", r => r.GetString(0), ct).ConfigureAwait(false);
         var extensions = await ReadListAsync(connection,
@@ -245,12 +246,6 @@ public static class CatalogReader
               AND {string.Format(NotExtensionMember, "p.oid", "'pg_proc'")}
             ORDER BY p.oid
             """, r => new FunctionInfo(new QualifiedName(r.GetString(0), r.GetString(1)), r.GetString(2), r.GetString(3)), ct).ConfigureAwait(false);
-
-    private static async Task Execute(NpgsqlConnection connection, string sql, CancellationToken ct)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-    }
 
     private static async Task<List<T>> ReadListAsync<T>(NpgsqlConnection connection, string sql, Func<NpgsqlDataReader, T> map, CancellationToken ct)
     {

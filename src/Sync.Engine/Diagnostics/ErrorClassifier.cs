@@ -69,11 +69,4 @@ public static class ErrorClassifier
         if (!string.IsNullOrEmpty(pg.Hint)) text += " Hint: " + pg.Hint;
         return text;
     }
-
-    /// <summary>True when retrying the same operation later may succeed.</summary>
-    public static bool IsRetriable(Exception exception) => Classify(exception).Retriable;
-
-    /// <summary>True for errors that come from losing the connection rather than from the work itself.</summary>
-    public static bool IsConnectionFailure(Exception exception) =>
-        Classify(exception).Category == SyncErrorCategory.ConnectionError;
 }

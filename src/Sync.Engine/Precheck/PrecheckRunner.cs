@@ -71,7 +71,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
         try
         {
             await connection.OpenAsync(ct).ConfigureAwait(false);
-            var ssl = await ScalarAsync<bool>(connection, "SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)", ct).ConfigureAwait(false);
+            var ssl = await connection.ScalarAsync<bool>("SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)", ct).ConfigureAwait(false);
             checks.Add(PrecheckResult.Pass(id, name, $"Logged in to {endpoint} (PostgreSQL {connection.PostgreSqlVersion}, SSL {(ssl ? "on" : "off")})."));
             return connection;
         }
@@ -120,26 +120,26 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
     {
         var missing = new List<string>();
         var remedies = new List<string>();
-        var user = await ScalarAsync<string>(source, "SELECT current_user", ct).ConfigureAwait(false);
-        if (!await ScalarAsync<bool>(source, "SELECT has_database_privilege(current_database(), 'CONNECT')", ct).ConfigureAwait(false))
+        var user = await source.ScalarAsync<string>("SELECT current_user", ct).ConfigureAwait(false);
+        if (!await source.ScalarAsync<bool>("SELECT has_database_privilege(current_database(), 'CONNECT')", ct).ConfigureAwait(false))
         {
             missing.Add("CONNECT on the database");
             remedies.Add($"GRANT CONNECT ON DATABASE {Identifier.Quote(source.Database)} TO {Identifier.Quote(user)};");
         }
         foreach (var schema in scope.Tables.Select(t => t.Name.Schema).Distinct())
-            if (!await ScalarAsync<bool>(source, "SELECT has_schema_privilege($1, 'USAGE')", ct, schema).ConfigureAwait(false))
+            if (!await source.ScalarAsync<bool>("SELECT has_schema_privilege($1, 'USAGE')", ct, schema).ConfigureAwait(false))
             {
                 missing.Add($"USAGE on schema {Identifier.Display(schema)}");
                 remedies.Add($"GRANT USAGE ON SCHEMA {Identifier.Quote(schema)} TO {Identifier.Quote(user)};");
             }
         foreach (var table in scope.Tables)
-            if (!await ScalarAsync<bool>(source, "SELECT has_table_privilege($1::regclass, 'SELECT')", ct, table.Name.Sql).ConfigureAwait(false))
+            if (!await source.ScalarAsync<bool>("SELECT has_table_privilege($1::regclass, 'SELECT')", ct, table.Name.Sql).ConfigureAwait(false))
             {
                 missing.Add($"SELECT on {table.Name}");
                 remedies.Add($"GRANT SELECT ON {table.Name.Sql} TO {Identifier.Quote(user)};");
             }
         foreach (var sequence in scope.Sequences)
-            if (!await ScalarAsync<bool>(source, "SELECT has_sequence_privilege($1::regclass, 'SELECT')", ct, sequence.Name.Sql).ConfigureAwait(false))
+            if (!await source.ScalarAsync<bool>("SELECT has_sequence_privilege($1::regclass, 'SELECT')", ct, sequence.Name.Sql).ConfigureAwait(false))
             {
                 missing.Add($"SELECT on sequence {sequence.Name}");
                 remedies.Add($"GRANT SELECT ON SEQUENCE {sequence.Name.Sql} TO {Identifier.Quote(user)};");
@@ -160,7 +160,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
                 $"wal_level is '{settings["wal_level"]}' on the source {task.Source}; logical decoding needs 'logical'.",
                 "ALTER SYSTEM SET wal_level = logical; -- then restart the source server"));
 
-        var canReplicate = await ScalarAsync<bool>(source,
+        var canReplicate = await source.ScalarAsync<bool>(
             "SELECT r.rolsuper OR r.rolreplication OR EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname = 'rds_replication' AND pg_has_role(current_user, g.oid, 'MEMBER')) FROM pg_roles r WHERE r.rolname = current_user",
             ct).ConfigureAwait(false);
         checks.Add(canReplicate
@@ -171,7 +171,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
 
         var (slotsFree, maxSlots) = await PairAsync(source,
             "SELECT current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots)::int, current_setting('max_replication_slots')::int", ct).ConfigureAwait(false);
-        var slotExists = await ScalarAsync<bool>(source, "SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", ct, TaskNaming.SlotName(task)).ConfigureAwait(false);
+        var slotExists = await source.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", ct, TaskNaming.SlotName(task)).ConfigureAwait(false);
         checks.Add(slotsFree >= 2 || slotExists
             ? PrecheckResult.Pass(PrecheckIds.ReplicationSlots, "Replication slots", $"{slotsFree} of {maxSlots} replication slots are free.")
             : new PrecheckResult(PrecheckIds.ReplicationSlots, "Replication slots", PrecheckOutcome.Failed, false,
@@ -187,7 +187,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
                 $"ALTER SYSTEM SET max_wal_senders = {Math.Max(maxSlots, maxSenders + 2)}; -- then restart the source server"));
 
         var keep = source.PostgreSqlVersion.Major >= 13
-            ? await ScalarAsync<string>(source, "SELECT current_setting('max_slot_wal_keep_size')", ct).ConfigureAwait(false)
+            ? await source.ScalarAsync<string>("SELECT current_setting('max_slot_wal_keep_size')", ct).ConfigureAwait(false)
             : "-1";
         checks.Add(keep is "-1"
             ? new PrecheckResult(PrecheckIds.SlotWalRetention, "WAL retained by the slot", PrecheckOutcome.Warning, true,
@@ -291,23 +291,23 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
 
     private static async Task CheckDestinationAsync(TaskDefinition task, NpgsqlConnection destination, TaskScope scope, List<PrecheckResult> checks, CancellationToken ct)
     {
-        var user = await ScalarAsync<string>(destination, "SELECT current_user", ct).ConfigureAwait(false);
+        var user = await destination.ScalarAsync<string>("SELECT current_user", ct).ConfigureAwait(false);
         var missing = new List<string>();
         var remedies = new List<string>();
         var targetSchemas = scope.Tables.Select(t => t.Destination.Schema).Append(TaskNaming.HelperSchema).Distinct().ToList();
         var existingSchemas = new HashSet<string>(StringComparer.Ordinal);
         foreach (var schema in targetSchemas)
-            if (await ScalarAsync<bool>(destination, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", ct, schema).ConfigureAwait(false))
+            if (await destination.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", ct, schema).ConfigureAwait(false))
             {
                 existingSchemas.Add(schema);
-                if (!await ScalarAsync<bool>(destination, "SELECT has_schema_privilege($1, 'CREATE') AND has_schema_privilege($1, 'USAGE')", ct, schema).ConfigureAwait(false))
+                if (!await destination.ScalarAsync<bool>("SELECT has_schema_privilege($1, 'CREATE') AND has_schema_privilege($1, 'USAGE')", ct, schema).ConfigureAwait(false))
                 {
                     missing.Add($"USAGE and CREATE on schema {Identifier.Display(schema)}");
                     remedies.Add($"GRANT USAGE, CREATE ON SCHEMA {Identifier.Quote(schema)} TO {Identifier.Quote(user)};");
                 }
             }
         if (targetSchemas.Any(s => !existingSchemas.Contains(s)) &&
-            !await ScalarAsync<bool>(destination, "SELECT has_database_privilege(current_database(), 'CREATE')", ct).ConfigureAwait(false))
+            !await destination.ScalarAsync<bool>("SELECT has_database_privilege(current_database(), 'CREATE')", ct).ConfigureAwait(false))
         {
             missing.Add("CREATE on the database (to create schemas)");
             remedies.Add($"GRANT CREATE ON DATABASE {Identifier.Quote(destination.Database)} TO {Identifier.Quote(user)};");
@@ -337,7 +337,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
 
         var existing = new List<string>();
         foreach (var table in scope.Tables)
-            if (await ScalarAsync<bool>(destination, "SELECT to_regclass($1) IS NOT NULL", ct, table.Destination.Sql).ConfigureAwait(false))
+            if (await destination.ScalarAsync<bool>("SELECT to_regclass($1) IS NOT NULL", ct, table.Destination.Sql).ConfigureAwait(false))
                 existing.Add(table.Destination.ToString());
         checks.Add(existing.Count == 0
             ? PrecheckResult.Pass(PrecheckIds.ExistingObjects, "Existing destination objects", "None of the task's tables or views exists on the destination.")
@@ -352,7 +352,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
             scope.Tables.SelectMany(t => t.Columns).Any(c => c.UserTypeSchema == e.Schema)).Select(e => e.Name).ToList();
         var unavailable = new List<string>();
         foreach (var extension in needed)
-            if (!await ScalarAsync<bool>(destination, "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = $1)", ct, extension).ConfigureAwait(false))
+            if (!await destination.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = $1)", ct, extension).ConfigureAwait(false))
                 unavailable.Add(extension);
         checks.Add(unavailable.Count == 0
             ? PrecheckResult.Pass(PrecheckIds.Extensions, "Extensions", needed.Count == 0 ? "No extension is needed." : $"Available on the destination: {string.Join(", ", needed)}.")
@@ -377,12 +377,5 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
         await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
         await reader.ReadAsync(ct).ConfigureAwait(false);
         return (reader.GetInt32(0), reader.GetInt32(1));
-    }
-
-    private static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, CancellationToken ct, params object[] args)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var a in args) command.Parameters.AddWithValue(a);
-        return (T)(await command.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
     }
 }

@@ -50,7 +50,7 @@ public sealed partial class FullSync(TaskRunContext context)
                 await lease.ImportAsync(catalogConnection, ct).ConfigureAwait(false);
                 var catalog = await CatalogReader.ReadAsync(catalogConnection, ScopeResolver.IsDatabaseLevel(task), ct).ConfigureAwait(false);
                 scope = ScopeResolver.Resolve(task, catalog);
-                blockSize = await ScalarAsync<int>(catalogConnection, "SELECT current_setting('block_size')::int", ct).ConfigureAwait(false);
+                blockSize = await catalogConnection.ScalarAsync<int>("SELECT current_setting('block_size')::int", ct).ConfigureAwait(false);
             }
             foreach (var (obj, reason) in scope.Excluded)
                 context.Event(SyncEventKind.Warning, SyncEventLevel.Warning, $"{obj} is not synchronized: {reason}.");
@@ -200,7 +200,7 @@ public sealed partial class FullSync(TaskRunContext context)
             }
             var preExisting = known?.PreExisting ?? false;
             if (!preExisting) await EmptyTableAsync(dst, progressTable, table, ct).ConfigureAwait(false);
-            else if (done is not null) await ForgetAsync(dst, progressTable, key, ct).ConfigureAwait(false);
+            else if (done is not null) await progressTable.ForgetAsync(dst, key, ct).ConfigureAwait(false);
             var ranges = CopyRangePlanner.Plan(table.Source.SizeBytes, blockSize, task.Options.SplitTableBytes, workers, scope.Catalog.ServerVersion);
             jobs.AddRange(ranges.Select(r => new CopyJob(table, r, preExisting, ranges.Count)));
             tables.Add(new TableProgress
@@ -230,9 +230,6 @@ public sealed partial class FullSync(TaskRunContext context)
         await progressTable.ForgetAsync(dst, table.Name.ToString(), ct).ConfigureAwait(false);
         await transaction.CommitAsync(ct).ConfigureAwait(false);
     }
-
-    private static Task ForgetAsync(NpgsqlConnection dst, CopyProgressTable progressTable, string table, CancellationToken ct) =>
-        progressTable.ForgetAsync(dst, table, ct);
 
     /// <summary>Index and constraint steps per destination table; without -SyncIndexes only primary keys (and their index builds).</summary>
     private static Dictionary<QualifiedName, IReadOnlyList<DdlStep>> IndexStepsByTable(TaskDefinition task, SchemaPlan plan)
@@ -289,12 +286,6 @@ public sealed partial class FullSync(TaskRunContext context)
         if (previous == stage) return;
         context.UpdateState(s => s with { Stage = stage });
         context.Event(SyncEventKind.StageChanged, SyncEventLevel.Information, $"Stage {stage}.");
-    }
-
-    private static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, CancellationToken ct)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (T)(await command.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
     }
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Task {TaskName}: copied {Jobs} ranges")]

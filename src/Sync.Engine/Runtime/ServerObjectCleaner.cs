@@ -69,14 +69,14 @@ public sealed class ServerObjectCleaner(ConnectionFactory connections)
                     $"SELECT pg_drop_replication_slot({Identifier.Literal(slot)});", async () =>
                     {
                         if (pid is { } active)
-                            await ExecuteAsync(connection, "SELECT pg_terminate_backend($1)", ct, active).ConfigureAwait(false);
+                            await connection.ExecuteAsync("SELECT pg_terminate_backend($1)", ct, active).ConfigureAwait(false);
                         await DropSlotAsync(connection, slot, ct).ConfigureAwait(false);
                     }).ConfigureAwait(false);
-            var hasPublication = await ScalarAsync(connection, "SELECT count(*) FROM pg_publication WHERE pubname = $1", ct, prefix).ConfigureAwait(false) > 0;
+            var hasPublication = await connection.ScalarAsync<long>("SELECT count(*) FROM pg_publication WHERE pubname = $1", ct, prefix).ConfigureAwait(false) > 0;
             if (hasPublication)
                 await TryAsync(removed, left, ServerSide.Source, "Publication", prefix, task.Source.ToString(),
                     $"DROP PUBLICATION IF EXISTS {Identifier.Quote(prefix)};",
-                    () => ExecuteAsync(connection, $"DROP PUBLICATION IF EXISTS {Identifier.Quote(prefix)}", ct)).ConfigureAwait(false);
+                    () => connection.ExecuteAsync($"DROP PUBLICATION IF EXISTS {Identifier.Quote(prefix)}", ct)).ConfigureAwait(false);
         }
     }
 
@@ -92,30 +92,30 @@ public sealed class ServerObjectCleaner(ConnectionFactory connections)
         }
         await using (connection.ConfigureAwait(false))
         {
-            var hasOrigin = await ScalarAsync(connection, "SELECT count(*) FROM pg_replication_origin WHERE roname = $1", ct, prefix).ConfigureAwait(false) > 0;
+            var hasOrigin = await connection.ScalarAsync<long>("SELECT count(*) FROM pg_replication_origin WHERE roname = $1", ct, prefix).ConfigureAwait(false) > 0;
             if (hasOrigin)
                 await TryAsync(removed, left, ServerSide.Destination, "ReplicationOrigin", prefix, task.Destination.ToString(),
                     $"SELECT pg_replication_origin_drop({Identifier.Literal(prefix)});",
-                    () => ExecuteAsync(connection, "SELECT pg_replication_origin_drop($1)", ct, prefix)).ConfigureAwait(false);
+                    () => connection.ExecuteAsync("SELECT pg_replication_origin_drop($1)", ct, prefix)).ConfigureAwait(false);
             foreach (var table in new[] { TaskNaming.CopyProgressTable(task), TaskNaming.CheckpointTable(task) })
             {
                 var name = new QualifiedName(TaskNaming.HelperSchema, table);
-                var exists = await ScalarAsync(connection,
+                var exists = await connection.ScalarAsync<long>(
                     "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2", ct,
                     TaskNaming.HelperSchema, table).ConfigureAwait(false) > 0;
                 if (exists)
                     await TryAsync(removed, left, ServerSide.Destination, "Table", name.ToString(), task.Destination.ToString(),
-                        $"DROP TABLE IF EXISTS {name.Sql};", () => ExecuteAsync(connection, $"DROP TABLE IF EXISTS {name.Sql}", ct)).ConfigureAwait(false);
+                        $"DROP TABLE IF EXISTS {name.Sql};", () => connection.ExecuteAsync($"DROP TABLE IF EXISTS {name.Sql}", ct)).ConfigureAwait(false);
             }
             // The helper schema is shared by the tasks writing to this database: drop it only when it is empty.
-            var schemaEmpty = await ScalarAsync(connection,
+            var schemaEmpty = await connection.ScalarAsync<long>(
                 "SELECT count(*) FROM pg_namespace n WHERE n.nspname = $1 AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid) " +
                 "AND NOT EXISTS (SELECT 1 FROM pg_type t WHERE t.typnamespace = n.oid) AND NOT EXISTS (SELECT 1 FROM pg_proc p WHERE p.pronamespace = n.oid)", ct,
                 TaskNaming.HelperSchema).ConfigureAwait(false) > 0;
             if (schemaEmpty)
                 await TryAsync(removed, left, ServerSide.Destination, "Schema", TaskNaming.HelperSchema, task.Destination.ToString(),
                     $"DROP SCHEMA IF EXISTS {Identifier.Quote(TaskNaming.HelperSchema)};",
-                    () => ExecuteAsync(connection, $"DROP SCHEMA IF EXISTS {Identifier.Quote(TaskNaming.HelperSchema)}", ct)).ConfigureAwait(false);
+                    () => connection.ExecuteAsync($"DROP SCHEMA IF EXISTS {Identifier.Quote(TaskNaming.HelperSchema)}", ct)).ConfigureAwait(false);
         }
     }
 
@@ -126,7 +126,7 @@ public sealed class ServerObjectCleaner(ConnectionFactory connections)
         {
             try
             {
-                await ExecuteAsync(connection, "SELECT pg_drop_replication_slot($1)", ct, slot).ConfigureAwait(false);
+                await connection.ExecuteAsync("SELECT pg_drop_replication_slot($1)", ct, slot).ConfigureAwait(false);
                 return;
             }
             catch (PostgresException e) when (e.SqlState == "55006" && attempt < 50)
@@ -165,19 +165,5 @@ public sealed class ServerObjectCleaner(ConnectionFactory connections)
         {
             left.Add(new LeftoverObject(side, kind, name, endpoint, ErrorClassifier.Classify(e).Message, sql));
         }
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken ct, params object[] args)
-    {
-        await using var cmd = new NpgsqlCommand(sql, connection);
-        foreach (var a in args) cmd.Parameters.AddWithValue(a);
-        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-    }
-
-    private static async Task<long> ScalarAsync(NpgsqlConnection connection, string sql, CancellationToken ct, params object[] args)
-    {
-        await using var cmd = new NpgsqlCommand(sql, connection);
-        foreach (var a in args) cmd.Parameters.AddWithValue(a);
-        return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
     }
 }

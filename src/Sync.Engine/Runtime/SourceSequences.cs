@@ -1,4 +1,5 @@
 using Npgsql;
+using Sync.Engine.Connections;
 using Sync.Engine.Catalog;
 using Sync.Engine.Schema;
 
@@ -35,24 +36,17 @@ public static class SourceSequences
             }
             if (!isCalled && margin == 0)
             {
-                await Execute(dst, $"SELECT setval({destinationExpression}, $1, false)", ct, lastValue).ConfigureAwait(false);
+                await dst.ExecuteAsync($"SELECT setval({destinationExpression}, $1, false)", ct, lastValue).ConfigureAwait(false);
             }
             else
             {
                 // Ahead of the source by the margin (behind for descending sequences), so rows written on the source
                 // after this point cannot collide with values handed out on the destination.
                 var value = (long)Math.Clamp((decimal)lastValue + Math.Sign(sequence.Increment) * (decimal)margin, sequence.Min, sequence.Max);
-                await Execute(dst, $"SELECT setval({destinationExpression}, $1, true)", ct, value).ConfigureAwait(false);
+                await dst.ExecuteAsync($"SELECT setval({destinationExpression}, $1, true)", ct, value).ConfigureAwait(false);
             }
             set++;
         }
         return set;
-    }
-
-    private static async Task Execute(NpgsqlConnection connection, string sql, CancellationToken ct, long value)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        command.Parameters.AddWithValue(value);
-        await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 }

@@ -11,8 +11,6 @@ namespace Sync.Engine.Schema;
 /// </summary>
 public sealed class SqlRenamer(IReadOnlyDictionary<string, string> schemas, IReadOnlyDictionary<QualifiedName, QualifiedName> tables)
 {
-    public static SqlRenamer Identity { get; } = new(new Dictionary<string, string>(), new Dictionary<QualifiedName, QualifiedName>());
-
     public bool IsIdentity => schemas.Count == 0 && tables.Count == 0;
 
     public string Rename(string sql, IReadOnlyDictionary<string, string>? columns = null)

@@ -22,7 +22,4 @@ public static class CopyRangePlanner
         return ranges;
     }
 
-    public static CopyRange FromProgress(Tasks.RangeProgress range) =>
-        new(range.Index, range.Lower is null ? null : long.Parse(range.Lower, System.Globalization.CultureInfo.InvariantCulture),
-            range.Upper is null ? null : long.Parse(range.Upper, System.Globalization.CultureInfo.InvariantCulture));
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Npgsql;
+using Sync.Engine.Connections;
 using Sync.Engine.Catalog;
 
 namespace Sync.Engine.Snapshot;
@@ -33,7 +34,7 @@ public static class RangeCopier
         if (staging)
         {
             target = Identifier.Quote("sync_stage");
-            await ExecuteAsync(destination, $"CREATE TEMP TABLE IF NOT EXISTS {target} (LIKE {table.Destination.Sql}) ON COMMIT DROP", ct).ConfigureAwait(false);
+            await destination.ExecuteAsync($"CREATE TEMP TABLE IF NOT EXISTS {target} (LIKE {table.Destination.Sql}) ON COMMIT DROP", ct).ConfigureAwait(false);
         }
         progress.RangeStarted(job);
         var (rows, bytes) = text
@@ -47,7 +48,7 @@ public static class RangeCopier
                 : "DO UPDATE SET " + string.Join(", ", table.CopyColumns.Where(c => !key!.Contains(c.Name))
                     .Select(c => $"{Identifier.Quote(table.DestinationColumn(c.Name))} = EXCLUDED.{Identifier.Quote(table.DestinationColumn(c.Name))}")
                     .DefaultIfEmpty($"{conflict.Split(", ")[0]} = EXCLUDED.{conflict.Split(", ")[0]}"));
-            await ExecuteAsync(destination, $"INSERT INTO {table.Destination.Sql} ({destinationColumns}) SELECT {destinationColumns} FROM {target} ON CONFLICT ({conflict}) {action}", ct).ConfigureAwait(false);
+            await destination.ExecuteAsync($"INSERT INTO {table.Destination.Sql} ({destinationColumns}) SELECT {destinationColumns} FROM {target} ON CONFLICT ({conflict}) {action}", ct).ConfigureAwait(false);
         }
         await using (var record = progressTable.RecordCommand(destination, table.Name.ToString(), job.Range.Index, rows, bytes, snapshotLsn))
             await record.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
@@ -99,8 +100,8 @@ public static class RangeCopier
         CopyJob job, FlowLimiter limiter, ICopyProgress progress, CancellationToken ct)
     {
         const string textSettings = "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET bytea_output = 'hex'; SET TimeZone = 'UTC'";
-        await ExecuteAsync(source, textSettings, ct).ConfigureAwait(false);
-        await ExecuteAsync(destination, textSettings, ct).ConfigureAwait(false);
+        await source.ExecuteAsync(textSettings, ct).ConfigureAwait(false);
+        await destination.ExecuteAsync(textSettings, ct).ConfigureAwait(false);
         var buffer = ArrayPool<char>.Shared.Rent(BufferSize / 2);
         long rows = 0, bytes = 0;
         try
@@ -123,11 +124,5 @@ public static class RangeCopier
             ArrayPool<char>.Shared.Return(buffer);
         }
         return (rows, bytes);
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 }

@@ -1,6 +1,5 @@
 using Npgsql;
 using Npgsql.Replication;
-using NpgsqlTypes;
 
 namespace Sync.Engine.Snapshot;
 
@@ -77,6 +76,4 @@ public sealed class SnapshotLease : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => _holder.DisposeAsync();
-
-    internal static NpgsqlLogSequenceNumber ToNpgsql(SyncLsn lsn) => new(lsn.Value);
 }

@@ -1,4 +1,5 @@
 using Npgsql;
+using Sync.Engine.Connections;
 using Npgsql.Replication;
 using Sync.Engine.Catalog;
 using Sync.Engine.Schema;
@@ -18,7 +19,7 @@ public static class PublicationManager
         if (tables.Count == 0)
             throw new Diagnostics.SyncException(Diagnostics.ErrorIds.PrecheckFailed, Diagnostics.SyncErrorCategory.InvalidOperation,
                 $"Task '{task.Name}' selects no table on the source; there is nothing to stream. Check -Schema and -Table.", task.Name);
-        var exists = await ScalarAsync(source, "SELECT count(*) FROM pg_publication WHERE pubname = $1", ct, TaskNaming.PublicationName(task)).ConfigureAwait(false) > 0;
+        var exists = await source.ScalarAsync<long>("SELECT count(*) FROM pg_publication WHERE pubname = $1", ct, TaskNaming.PublicationName(task)).ConfigureAwait(false) > 0;
         var sql = exists
             ? $"ALTER PUBLICATION {name} SET TABLE {string.Join(", ", tables)}"
             : $"CREATE PUBLICATION {name} FOR TABLE {string.Join(", ", tables)} WITH (publish = 'insert, update, delete, truncate')";
@@ -27,7 +28,7 @@ public static class PublicationManager
     }
 
     public static async Task<bool> SlotExistsAsync(NpgsqlConnection source, string slot, CancellationToken ct) =>
-        await ScalarAsync(source, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", ct, slot).ConfigureAwait(false) > 0;
+        await source.ScalarAsync<long>("SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", ct, slot).ConfigureAwait(false) > 0;
 
     /// <summary>Creates the task's slot without a snapshot (Incremental tasks stream from the moment they start).</summary>
     public static async Task<SyncLsn> CreateSlotAsync(string replicationConnectionString, string slot, CancellationToken ct)
@@ -70,12 +71,5 @@ public static class PublicationManager
                 .Where(o => o.Side == ServerSide.Source).Select(o => o.ToString()));
         }
         return left;
-    }
-
-    private static async Task<long> ScalarAsync(NpgsqlConnection connection, string sql, CancellationToken ct, params object[] args)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var a in args) command.Parameters.AddWithValue(a);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(ct).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -71,8 +71,6 @@ public static partial class TaskValidator
         return errors;
     }
 
-    public static void ThrowIfInvalid(TaskDefinition task) => ThrowIfAny(task.Name, Validate(task));
-
     public static void ThrowIfAny(string taskName, IReadOnlyList<ValidationError> errors)
     {
         if (errors.Count == 0) return;
