@@ -117,8 +117,9 @@ public sealed class FaultTests(PostgresFixture postgres) : IDisposable
         await harness.StartAsync();
         var slot = TaskNaming.SlotName(task.Definition);
 
-        await db.OnSourceAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active_pid IS NOT NULL");
-        await TestTasks.WaitUntilAsync(() => TryDropSlot(db, slot), TimeSpan.FromSeconds(20), "the slot to be dropped");
+        // The worker reconnects within a second of losing its walsender, so each attempt ends the
+        // walsender that holds the slot (waiting for it to go) and drops the slot right after.
+        await TestTasks.WaitUntilAsync(() => TryDropSlot(db, slot), TimeSpan.FromSeconds(30), "the slot to be dropped");
 
         Assert.Equal(Sync.Engine.Runtime.WorkerExitCode.TaskFailed, await harness.Worker.WaitAsync(TimeSpan.FromSeconds(60)));
         var failed = service.Get("fault-slot").State;
@@ -131,6 +132,7 @@ public sealed class FaultTests(PostgresFixture postgres) : IDisposable
     {
         try
         {
+            db.OnSourceAsync($"SELECT pg_terminate_backend(active_pid, 5000) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active_pid IS NOT NULL").GetAwaiter().GetResult();
             db.OnSourceAsync($"SELECT pg_drop_replication_slot('{slot}')").GetAwaiter().GetResult();
             return true;
         }
