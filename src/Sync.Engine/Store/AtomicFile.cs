@@ -23,9 +23,9 @@ internal static class AtomicFile
     }
 
     /// <summary>Files in the store are readable by their owner only: they describe servers and hold sealed secrets.</summary>
-    public static FileStreamOptions PrivateFileOptions(FileMode mode, FileAccess access = FileAccess.Write)
+    public static FileStreamOptions PrivateFileOptions(FileMode mode, FileAccess access = FileAccess.Write, FileShare share = FileShare.None)
     {
-        var options = new FileStreamOptions { Mode = mode, Access = access, Share = FileShare.None };
+        var options = new FileStreamOptions { Mode = mode, Access = access, Share = share };
         if (!OperatingSystem.IsWindows())
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         return options;

@@ -119,7 +119,9 @@ public sealed class FileTaskStore : ITaskStore
         var line = JsonSerializer.SerializeToUtf8Bytes(taskEvent, EventJsonContext.Default.TaskEvent);
         var path = TaskFile(name, EventsFile);
         using var held = AcquireWriteLock(name);
-        using var stream = new FileStream(path, AtomicFile.PrivateFileOptions(FileMode.OpenOrCreate, FileAccess.ReadWrite));
+        // Appends are serialized by the task's write lock; readers (Get-SyncTaskEvent -Wait, another process) may read
+        // meanwhile and skip a line still being written.
+        using var stream = new FileStream(path, AtomicFile.PrivateFileOptions(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read));
         // A crash in the middle of an append leaves a line without its newline; start on a fresh line so the
         // damaged one stays visible (and reported) instead of swallowing this event.
         if (stream.Length > 0)
@@ -141,15 +143,24 @@ public sealed class FileTaskStore : ITaskStore
         if (!File.Exists(path)) return [];
         var result = new List<(TaskEvent, long)>();
         byte[] content;
-        try
+        for (var attempt = 0; ; attempt++)
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            if (afterPosition > stream.Length) afterPosition = 0;
-            stream.Seek(afterPosition, SeekOrigin.Begin);
-            content = new byte[stream.Length - afterPosition];
-            stream.ReadExactly(content);
+            try
+            {
+                using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                if (afterPosition > stream.Length) afterPosition = 0;
+                stream.Seek(afterPosition, SeekOrigin.Begin);
+                content = new byte[stream.Length - afterPosition];
+                stream.ReadExactly(content);
+                break;
+            }
+            catch (IOException) when (attempt < 20 && File.Exists(path))
+            {
+                // A writer of an older version holds the file exclusively for the moment of its append.
+                Thread.Sleep(10);
+            }
+            catch (IOException e) { throw Unreadable(path, e); }
         }
-        catch (IOException e) { throw Unreadable(path, e); }
         var start = 0;
         while (start < content.Length)
         {
