@@ -104,6 +104,10 @@ public abstract class TaskOptionsCmdlet : SyncCmdlet
     [Parameter, ValidateRange(0, long.MaxValue)]
     public long SequenceSafetyMargin { get; set; }
 
+    /// <summary>End-to-end latency (seconds) above which the task logs a Warning event; 0 turns the alert off.</summary>
+    [Parameter, ValidateRange(0, 86400)]
+    public int LatencyWarningSeconds { get; set; }
+
     [Parameter]
     public Hashtable? Tag { get; set; }
 
@@ -143,6 +147,7 @@ public abstract class TaskOptionsCmdlet : SyncCmdlet
         ConnectionRetryMinutes = Bound(nameof(ConnectionRetryMinutes)) ? ConnectionRetryMinutes : null,
         OtherRetryMinutes = Bound(nameof(OtherRetryMinutes)) ? OtherRetryMinutes : null,
         SequenceSafetyMargin = Bound(nameof(SequenceSafetyMargin)) ? SequenceSafetyMargin : null,
+        LatencyWarningSeconds = Bound(nameof(LatencyWarningSeconds)) ? LatencyWarningSeconds : null,
         Tags = ParameterConversion.Strings(Tag),
         ScheduledStart = Bound(nameof(ScheduledStart)) ? new DateTimeOffset(ScheduledStart) : null,
     };

@@ -19,6 +19,8 @@ public sealed class CmdletSurfaceTests
         { "Get-SyncTask", "Stop-SyncTask" },
         { "New-SyncTask", "Start-SyncTask" },
         { "Get-SyncTask", "Get-SyncTask" },
+        { "Get-SyncTask", "Reset-SyncTask" },
+        { "Reset-SyncTask", "Start-SyncTask" },
     };
 
     public static IEnumerable<object[]> Cmdlets => CmdletInfo.All.Select(c => new object[] { c.Name });

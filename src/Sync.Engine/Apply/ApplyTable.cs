@@ -36,8 +36,11 @@ public sealed class ApplyTable
 
     public RelationEvent Relation { get; }
     public ScopedTable Table { get; }
-    /// <summary>Changes committed before this position are already in the table's copy.</summary>
-    public SyncLsn SnapshotLsn { get; }
+    /// <summary>
+    /// Changes committed before this position are already in the table's copy. The stream moves it while a table sync
+    /// copies the table again (frozen: nothing applies) and when it hands the table back.
+    /// </summary>
+    public SyncLsn SnapshotLsn { get; set; }
     public string?[] DestinationColumns { get; }
     public string?[] Types { get; }
     /// <summary>GENERATED ALWAYS identity columns: inserts carry the source's value with OVERRIDING SYSTEM VALUE.</summary>

@@ -24,6 +24,11 @@ public sealed class Checkpoint
 
     public bool UsesOrigin { get; }
 
+    /// <summary>Records nothing: for a table sync, whose progress is the hand-over position, not the task's checkpoint.</summary>
+    public static Checkpoint None { get; } = new("", default, useOrigin: false) { _none = true };
+
+    private bool _none;
+
     /// <summary>Prepares <paramref name="connection"/> (origin session or checkpoint table) and returns the checkpoint.</summary>
     public static async Task<Checkpoint> OpenAsync(NpgsqlConnection connection, TaskDefinition task, CancellationToken ct)
     {
@@ -60,6 +65,7 @@ public sealed class Checkpoint
     /// <summary>Records <paramref name="endLsn"/> inside the open transaction, so it commits with the changes.</summary>
     public async Task RecordAsync(NpgsqlConnection connection, SyncLsn endLsn, DateTimeOffset commitTime, CancellationToken ct)
     {
+        if (_none) return;
         if (UsesOrigin)
         {
             await using var command = new NpgsqlCommand("SELECT pg_replication_origin_xact_setup($1::pg_lsn, $2)", connection);

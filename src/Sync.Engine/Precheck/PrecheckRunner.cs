@@ -19,7 +19,13 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
     /// <summary>Transactions older than this block slot creation long enough to matter.</summary>
     public TimeSpan LongTransactionThreshold { get; } = longTransactionThreshold ?? TimeSpan.FromMinutes(5);
 
-    public async Task<PrecheckReport> RunAsync(TaskDefinition task, CancellationToken ct)
+    public Task<PrecheckReport> RunAsync(TaskDefinition task, CancellationToken ct) => RunAsync(task, new HashSet<string>(), ct);
+
+    /// <summary>
+    /// Runs every check. <paramref name="ownTables"/> are destination tables the task created itself (a task reset
+    /// with -ClearDestination, or one that stopped before its copy): they are not someone else's existing tables.
+    /// </summary>
+    public async Task<PrecheckReport> RunAsync(TaskDefinition task, IReadOnlySet<string> ownTables, CancellationToken ct)
     {
         var checks = new List<PrecheckResult>();
         var incremental = task.Mode != SyncTaskMode.Full;
@@ -49,7 +55,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
                 await CheckCompatibilityAsync(source, destination, checks, ct).ConfigureAwait(false);
             if (destination is not null && scope is not null)
             {
-                await CheckDestinationAsync(task, destination, scope, checks, ct).ConfigureAwait(false);
+                await CheckDestinationAsync(task, destination, scope, ownTables, checks, ct).ConfigureAwait(false);
             }
         }
         finally
@@ -289,7 +295,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
                 "Make unlogged tables logged (ALTER TABLE ... SET LOGGED) to stream them, or exclude them with -ExcludeTable.");
     }
 
-    private static async Task CheckDestinationAsync(TaskDefinition task, NpgsqlConnection destination, TaskScope scope, List<PrecheckResult> checks, CancellationToken ct)
+    private static async Task CheckDestinationAsync(TaskDefinition task, NpgsqlConnection destination, TaskScope scope, IReadOnlySet<string> ownTables, List<PrecheckResult> checks, CancellationToken ct)
     {
         var user = await destination.ScalarAsync<string>("SELECT current_user", ct).ConfigureAwait(false);
         var missing = new List<string>();
@@ -336,7 +342,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
                 $"GRANT SET ON PARAMETER session_replication_role TO {Identifier.Quote(user)}; -- PostgreSQL 15+, else use a superuser"));
 
         var existing = new List<string>();
-        foreach (var table in scope.Tables)
+        foreach (var table in scope.Tables.Where(t => !ownTables.Contains(t.Destination.ToString())))
             if (await destination.ScalarAsync<bool>("SELECT to_regclass($1) IS NOT NULL", ct, table.Destination.Sql).ConfigureAwait(false))
                 existing.Add(table.Destination.ToString());
         checks.Add(existing.Count == 0
@@ -346,7 +352,8 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
                     $"{existing.Count} already exist and will be written into (conflict policy {task.Options.ConflictPolicy}): {string.Join(", ", existing.Take(10))}.", null)
                 : new PrecheckResult(PrecheckIds.ExistingObjects, "Existing destination objects", PrecheckOutcome.Failed, false,
                     $"{existing.Count} already exist on the destination: {string.Join(", ", existing.Take(10))}{(existing.Count > 10 ? ", ..." : "")}.",
-                    "Drop them, map the tables to other names (-TableMapping/-SchemaMapping), or use -ExistingTable Ignore to copy into them."));
+                    "Drop them, map the tables to other names (-TableMapping/-SchemaMapping), or use -ExistingTable Ignore to copy into them. " +
+                    "If they hold this task's own rows from before a reset, Reset-SyncTask -ClearDestination empties them."));
 
         var needed = scope.Catalog.Extensions.Where(e => scope.DatabaseLevel || scope.Schemas.Contains(e.Schema) ||
             scope.Tables.SelectMany(t => t.Columns).Any(c => c.UserTypeSchema == e.Schema)).Select(e => e.Name).ToList();

@@ -58,7 +58,7 @@ public sealed partial class FullSync(TaskRunContext context)
             await using var dst = await ConnectionFactory.OpenAsync(destination, ServerSide.Destination, task.Destination, ct).ConfigureAwait(false);
             await SchemaMigrator.PrepareSessionAsync(dst, ct).ConfigureAwait(false);
             // Tables the task listed in an earlier, interrupted attempt are its own; anything else already there is the user's.
-            var ours = state.Copy?.Tables.Where(t => !t.PreExisting).Select(t => t.Destination).ToHashSet() ?? [];
+            var ours = state.Copy?.OwnDestinationTables() ?? new HashSet<string>();
             var preExisting = firstRun
                 ? (await FindExistingTablesAsync(dst, scope, ct).ConfigureAwait(false)).Where(t => !ours.Contains(t.ToString())).ToHashSet()
                 : state.Copy!.Tables.Where(t => t.PreExisting).Select(t => QualifiedName.Parse(t.Destination)).ToHashSet();
@@ -154,6 +154,8 @@ public sealed partial class FullSync(TaskRunContext context)
             Copy = new CopyProgress
             {
                 StartedAt = context.Clock.GetUtcNow(),
+                OwnedTables = (s.Copy?.OwnDestinationTables() ?? new HashSet<string>()).Union(s.Copy?.OwnedTables ?? [])
+                    .Union(scope.DataTables.Where(t => !preExisting.Contains(t.Destination)).Select(t => t.Destination.ToString())).Order(StringComparer.Ordinal).ToArray(),
                 Tables = scope.DataTables.Select(t => new TableProgress
                 {
                     Source = t.Name.ToString(), Destination = t.Destination.ToString(), PreExisting = preExisting.Contains(t.Destination),

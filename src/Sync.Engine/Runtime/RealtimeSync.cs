@@ -7,6 +7,7 @@ using Sync.Engine.Apply;
 using Sync.Engine.Catalog;
 using Sync.Engine.Connections;
 using Sync.Engine.Diagnostics;
+using Sync.Engine.Runtime.Backfill;
 using Sync.Engine.Schema;
 using Sync.Engine.Stream;
 using Sync.Engine.Tasks;
@@ -27,6 +28,10 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     private long _lagBytes = -1;
     private long _retainedBytes = -1;
     private bool _retentionWarned;
+    private bool _latencyWarned;
+    /// <summary>A table whose changes the stream does not apply: a table sync is copying it again.</summary>
+    private static readonly SyncLsn Frozen = new(ulong.MaxValue);
+    private TaskScope? _nextScope;
 
     public async Task<RunOutcome> RunAsync()
     {
@@ -63,9 +68,15 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                 await PublicationManager.EnsureAsync(src, task, scope, halt).ConfigureAwait(false);
             }
         }
-        var tableLsns = (context.Store.ReadState(task.Name).Copy?.Tables ?? [])
+        var startState = context.Store.ReadState(task.Name);
+        var tableLsns = (startState.Copy?.Tables ?? [])
             .Where(t => SyncLsn.TryParse(t.SnapshotLsn, out _))
             .ToDictionary(t => t.Source, t => SyncLsn.Parse(t.SnapshotLsn!));
+        // Tables waiting to be copied again (a table sync that did not finish, or one asked for while the task was
+        // stopped) apply nothing until their table sync hands them back.
+        var copies = task.Mode == SyncTaskMode.FullIncremental;
+        if (copies)
+            foreach (var table in TablesToCopyAgain(scope, startState).Tables) tableLsns[table.Name.ToString()] = Frozen;
 
         var applyBuilder = factory.Build(task.Destination, $"sync:{task.Name}:apply");
         applyBuilder.Pooling = false;
@@ -108,10 +119,14 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             catch (Exception e) { channel.Writer.TryComplete(MapStreamError(e, task, slot)); }
         });
         var monitor = Task.Run(() => MonitorAsync(source, scope, prefix, slot, applier, messages, readerStop.Token));
+        var coordinator = new BackfillCoordinator();
+        var scopeChanges = copies || task.Mode == SyncTaskMode.Incremental
+            ? Task.Run(() => ScopeChangesAsync(scope, coordinator, messages, readerStop.Token))
+            : Task.CompletedTask;
         (RunOutcome Outcome, bool EndStream) result;
         try
         {
-            result = await ApplyLoopAsync(task, scope, tableLsns, applier, reader, channel.Reader, source, prefix, messages, resumeAt).ConfigureAwait(false);
+            result = await ApplyLoopAsync(task, scope, tableLsns, applier, reader, channel.Reader, source, prefix, messages, resumeAt, coordinator).ConfigureAwait(false);
         }
         catch
         {
@@ -123,6 +138,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             readerStop.Cancel();
             try { await producer.ConfigureAwait(false); } catch (OperationCanceledException) { }
             try { await monitor.ConfigureAwait(false); } catch (OperationCanceledException) { }
+            try { await scopeChanges.ConfigureAwait(false); } catch (OperationCanceledException) { }
         }
         if (!result.EndStream) return result.Outcome;
         // The slot can be dropped only once no walsender uses it: close the stream first.
@@ -131,10 +147,27 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     }
 
     private async Task<(RunOutcome Outcome, bool EndStream)> ApplyLoopAsync(TaskDefinition task, TaskScope scope, Dictionary<string, SyncLsn> tableLsns, ChangeApplier applier,
-        PgOutputReader reader, ChannelReader<StreamEvent> events, NpgsqlDataSource source, string prefix, bool messages, SyncLsn? resumeAt)
+        PgOutputReader reader, ChannelReader<StreamEvent> events, NpgsqlDataSource source, string prefix, bool messages, SyncLsn? resumeAt,
+        BackfillCoordinator coordinator)
     {
         var halt = context.Halt;
         var relations = new Dictionary<uint, ApplyTable?>();
+        var relationEvents = new Dictionary<uint, RelationEvent>();
+        void SetTableLsn(string table, SyncLsn lsn)
+        {
+            tableLsns[table] = lsn;
+            foreach (var applyTable in relations.Values)
+                if (applyTable is not null && applyTable.Table.Name.ToString() == table) applyTable.SnapshotLsn = lsn;
+        }
+        void TakeBack(SyncLsn position)
+        {
+            foreach (var (tables, boundary) in coordinator.Advance(position))
+            {
+                foreach (var table in tables) SetTableLsn(table, boundary);
+                context.Event(SyncEventKind.Progress, SyncEventLevel.Information,
+                    $"{string.Join(", ", tables.Take(10))}{(tables.Count > 10 ? ", ..." : "")} copied again and back in the stream from {boundary}.");
+            }
+        }
         var skipping = false;
         var inTransaction = false;
         var commitLsn = SyncLsn.Invalid;
@@ -150,6 +183,20 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         while (true)
         {
             halt.ThrowIfCancellationRequested();
+            if (coordinator.HasWork)
+            {
+                coordinator.ThrowIfFailed();
+                foreach (var table in coordinator.TakeFreezes()) SetTableLsn(table, Frozen);
+            }
+            if (Interlocked.Exchange(ref _nextScope, null) is { } changed)
+            {
+                // Tables added to or removed from the task: rebuild the relations the stream has described so far.
+                scope = changed;
+                foreach (var (id, relation) in relationEvents)
+                    relations[id] = scope.Find(new QualifiedName(relation.Schema, relation.Name)) is { } rescoped
+                        ? new ApplyTable(relation, rescoped, scope, tableLsns.GetValueOrDefault(rescoped.Name.ToString()))
+                        : null;
+            }
             var stop = context.StopRequested;
             if (stop == StopMode.Pause && !inTransaction)
             {
@@ -186,7 +233,10 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                     // quiet for two seconds after the request, with nothing in flight.
                     idleSinceDrain ??= context.Clock.GetTimestamp();
                     if (context.Clock.GetElapsedTime(idleSinceDrain.Value) >= TimeSpan.FromSeconds(2))
+                    {
+                        WarnUnfinishedCopies(tableLsns);
                         return await FinishAsync(task, scope, source, applier, confirmed).ConfigureAwait(false);
+                    }
                 }
             }
             else
@@ -196,10 +246,12 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                     case BeginEvent begin:
                         inTransaction = true;
                         commitLsn = begin.CommitLsn;
+                        TakeBack(begin.CommitLsn);
                         skipping = resumeAt is { } done && begin.CommitLsn < done;
                         if (!skipping) await applier.BeginSourceTransactionAsync(halt).ConfigureAwait(false);
                         break;
                     case RelationEvent relation:
+                        relationEvents[relation.RelationId] = relation;
                         relations[relation.RelationId] = scope.Find(new QualifiedName(relation.Schema, relation.Name)) is { } scoped
                             ? new ApplyTable(relation, scoped, scope, tableLsns.GetValueOrDefault(scoped.Name.ToString()))
                             : null;
@@ -236,13 +288,17 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                         break;
                     case HeartbeatEvent heartbeat when heartbeat.Prefix == prefix:
                         if (inTransaction) break;
+                        TakeBack(heartbeat.Lsn);
                         await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
                         // Everything that committed before this message has been applied and committed: the slot may move here.
                         if (heartbeat.Lsn > confirmed) confirmed = heartbeat.Lsn;
                         if (DateTimeOffset.TryParse(heartbeat.Payload, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var sent))
                             latency = Math.Max(0, (context.Clock.GetUtcNow() - sent).TotalSeconds);
                         if (drainMarker is { } marker && heartbeat.Lsn >= marker)
+                        {
+                            WarnUnfinishedCopies(tableLsns);
                             return await FinishAsync(task, scope, source, applier, confirmed).ConfigureAwait(false);
+                        }
                         break;
                 }
             }
@@ -255,6 +311,94 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                 lastReport = context.Clock.GetTimestamp();
             }
         }
+    }
+
+    /// <summary>
+    /// Follows changes of the task's scope while it streams: tables added to the selection (or asked to be copied again
+    /// with Restart-SyncTask) get a table sync; removed tables leave the publication and the stream. Runs once at the
+    /// start (for what a previous run left pending) and again after every definition reload.
+    /// </summary>
+    private async Task ScopeChangesAsync(TaskScope initial, BackfillCoordinator coordinator, bool messages, CancellationToken ct)
+    {
+        using var signal = new SemaphoreSlim(0);
+        void OnChanged(TaskDefinition changed) => signal.Release();
+        context.DefinitionChanged += OnChanged;
+        var current = initial;
+        var first = true;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                if (!first) await signal.WaitAsync(ct).ConfigureAwait(false);
+                first = false;
+                var task = context.Definition;
+                var factory = new ConnectionFactory(context.Store.Secrets);
+                TaskScope next;
+                await using (var source = factory.CreateDataSource(task.Source, $"sync:{task.Name}:scope", 1))
+                await using (var src = await ConnectionFactory.OpenAsync(source, ServerSide.Source, task.Source, ct).ConfigureAwait(false))
+                {
+                    next = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(src, includeFunctions: false, ct).ConfigureAwait(false));
+                    var before = current.DataTables.Select(t => t.Name).ToHashSet();
+                    var after = next.DataTables.Select(t => t.Name).ToHashSet();
+                    if (!before.SetEquals(after)) await PublicationManager.EnsureAsync(src, task, next, ct).ConfigureAwait(false);
+                    var recorded = (context.Store.ReadState(task.Name).Copy?.Tables ?? []).Select(t => QualifiedName.Parse(t.Source));
+                    var removed = before.Union(recorded).Except(after).Select(t => t.ToString()).ToHashSet(StringComparer.Ordinal);
+                    if (removed.Count > 0)
+                    {
+                        context.UpdateState(s => s with { Copy = s.Copy is null ? null : s.Copy with { Tables = s.Copy.Tables.Where(t => !removed.Contains(t.Source)).ToArray() } });
+                        context.Event(SyncEventKind.Operator, SyncEventLevel.Information,
+                            $"{string.Join(", ", removed.Order())} left the task: no longer in its publication or applied; their destination rows are kept.");
+                    }
+                }
+                var work = task.Mode == SyncTaskMode.FullIncremental ? TablesToCopyAgain(next, context.Store.ReadState(task.Name)) : ([], new HashSet<QualifiedName>(), false);
+                // New tables are frozen before the stream sees them in its scope, so it applies nothing of theirs early.
+                if (work.Tables.Count > 0) await coordinator.FreezeAsync(work.Tables.Select(t => t.Name.ToString()).ToList(), ct).ConfigureAwait(false);
+                Volatile.Write(ref _nextScope, next);
+                current = next;
+                if (work.Tables.Count > 0)
+                {
+                    if (!messages)
+                        throw new SyncException(ErrorIds.SyncTaskInvalidState, SyncErrorCategory.InvalidOperation,
+                            $"Task '{task.Name}' cannot copy tables again while it streams: the source is older than PostgreSQL 14 and cannot mark the hand-over point. " +
+                            "Suspend the task and use Reset-SyncTask instead.", task.Name);
+                    await new TableSync(context, coordinator).RunAsync(next, work.Tables, work.Added, work.AddColumns, ct).ConfigureAwait(false);
+                    if (context.Store.ReadState(task.Name).PendingBackfill.Count > 0) signal.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            coordinator.Fail(e);
+        }
+        finally
+        {
+            context.DefinitionChanged -= OnChanged;
+        }
+    }
+
+    /// <summary>
+    /// Tables of the scope that need a table sync: those asked for with Restart-SyncTask ("*": all, with missing columns
+    /// added), those a table sync did not finish, and those the task has never copied (added to its selection).
+    /// </summary>
+    private static (IReadOnlyList<ScopedTable> Tables, IReadOnlySet<QualifiedName> Added, bool AddColumns) TablesToCopyAgain(TaskScope scope, TaskState state)
+    {
+        var all = state.PendingBackfill.Contains("*");
+        var pending = state.PendingBackfill.ToHashSet(StringComparer.Ordinal);
+        var known = (state.Copy?.Tables ?? []).ToDictionary(t => t.Source, StringComparer.Ordinal);
+        var added = scope.DataTables.Where(t => known.GetValueOrDefault(t.Name.ToString()) is not { State: TableCopyState.Copied }).Select(t => t.Name).ToHashSet();
+        var tables = scope.DataTables.Where(t => all || pending.Contains(t.Name.ToString()) || added.Contains(t.Name)).ToList();
+        return (tables, added, all);
+    }
+
+    private void WarnUnfinishedCopies(Dictionary<string, SyncLsn> tableLsns)
+    {
+        var unfinished = tableLsns.Where(kv => kv.Value == Frozen).Select(kv => kv.Key).Order().ToList();
+        if (unfinished.Count > 0)
+            context.Event(SyncEventKind.Warning, SyncEventLevel.Warning,
+                $"Stopped while {string.Join(", ", unfinished)} were being copied again: they are incomplete on the destination. Reset-SyncTask runs the task again.");
     }
 
     /// <summary>The normal end of a stream: all applied up to the drain point, sequences ahead by the margin, slot and publication dropped.</summary>
@@ -361,6 +505,18 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         var lag = Interlocked.Read(ref _lagBytes);
         var retained = Interlocked.Read(ref _retainedBytes);
         var lastCommit = applier.LastCommitTime;
+        var threshold = context.Definition.Options.LatencyWarningSeconds;
+        if (latency is { } current && threshold > 0 && (current > threshold) != _latencyWarned)
+        {
+            // An alert when latency crosses the task's threshold, and one when it is back under: what a scheduled
+            // script watching Get-SyncTaskEvent -Level Warning reacts to (docs/operations.md).
+            _latencyWarned = current > threshold;
+            context.Event(SyncEventKind.Warning, _latencyWarned ? SyncEventLevel.Warning : SyncEventLevel.Information,
+                _latencyWarned
+                    ? $"Latency {current:0} s is over the task's threshold of {threshold} s."
+                    : $"Latency {current:0} s is back under the task's threshold of {threshold} s.",
+                new Dictionary<string, string> { ["latencySeconds"] = current.ToString("0.###", CultureInfo.InvariantCulture), ["thresholdSeconds"] = threshold.ToString(CultureInfo.InvariantCulture) });
+        }
         try
         {
             context.UpdateState(s => s with

@@ -56,8 +56,21 @@ public static class SchemaMigrator
         }
         catch (PostgresException e) when (!(tolerateMissing && MissingDependency.Contains(e.SqlState)))
         {
+            // ADD CONSTRAINT ... USING INDEX on a table whose constraint a previous run (or a reset) already attached.
+            if (e.SqlState == "55000" && await IsConstraintInPlaceAsync(connection, step, ct).ConfigureAwait(false)) return;
             throw Failure(step, e);
         }
+    }
+
+    private static async Task<bool> IsConstraintInPlaceAsync(NpgsqlConnection connection, DdlStep step, CancellationToken ct)
+    {
+        const string marker = " USING INDEX ";
+        var at = step.Sql.LastIndexOf(marker, StringComparison.Ordinal);
+        if (at < 0 || step.Table is not { } table) return false;
+        var index = Catalog.Identifier.Quote(table.Schema) + "." + step.Sql[(at + marker.Length)..].Trim();
+        await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = to_regclass($1))", connection);
+        command.Parameters.AddWithValue(index);
+        return (bool)(await command.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
     }
 
     private static SyncException Failure(DdlStep step, PostgresException e)

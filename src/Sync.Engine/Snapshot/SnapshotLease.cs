@@ -25,6 +25,9 @@ public sealed class SnapshotLease : IAsyncDisposable
     /// <summary>The slot created with the snapshot, when there is one.</summary>
     public string? SlotName { get; }
 
+    /// <summary>The replication connection that created the slot (a temporary slot is streamed from it, then dies with it).</summary>
+    public LogicalReplicationConnection? Replication => _holder as LogicalReplicationConnection;
+
     /// <summary>A repeatable-read transaction's snapshot (Full tasks: no slot is needed).</summary>
     public static async Task<SnapshotLease> ExportAsync(NpgsqlDataSource source, CancellationToken ct)
     {

@@ -20,6 +20,10 @@ public sealed record TaskChanges
     public IReadOnlyList<string>? ExcludeSchemas { get; init; }
     public IReadOnlyList<string>? IncludeTables { get; init; }
     public IReadOnlyList<string>? ExcludeTables { get; init; }
+    /// <summary>Tables to add to the selection (Set-SyncTask -AddTable): taken out of the exclusions, added to a restricting include list.</summary>
+    public IReadOnlyList<string>? AddTables { get; init; }
+    /// <summary>Tables to take out of the selection (Set-SyncTask -RemoveTable).</summary>
+    public IReadOnlyList<string>? RemoveTables { get; init; }
     /// <summary>Per table: include column patterns.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>>? IncludeColumns { get; init; }
     /// <summary>Per table: exclude column patterns.</summary>
@@ -43,6 +47,7 @@ public sealed record TaskChanges
     public int? ConnectionRetryMinutes { get; init; }
     public int? OtherRetryMinutes { get; init; }
     public long? SequenceSafetyMargin { get; init; }
+    public int? LatencyWarningSeconds { get; init; }
     public IReadOnlyDictionary<string, string>? Tags { get; init; }
     public DateTimeOffset? ScheduledStart { get; init; }
     public bool ClearScheduledStart { get; init; }
@@ -65,6 +70,7 @@ public sealed record TaskChanges
             ExcludeTables = ExcludeTables ?? task.Selection.ExcludeTables,
             Columns = MergeColumns(task.Selection.Columns),
         };
+        selection = EditTables(selection, AddTables ?? [], RemoveTables ?? []);
         var mapping = task.Mapping with
         {
             Schemas = SchemaMapping ?? task.Mapping.Schemas,
@@ -91,6 +97,7 @@ public sealed record TaskChanges
             ConnectionRetryMinutes = ConnectionRetryMinutes ?? task.Options.ConnectionRetryMinutes,
             OtherRetryMinutes = OtherRetryMinutes ?? task.Options.OtherRetryMinutes,
             SequenceSafetyMargin = SequenceSafetyMargin ?? task.Options.SequenceSafetyMargin,
+            LatencyWarningSeconds = LatencyWarningSeconds ?? task.Options.LatencyWarningSeconds,
         };
         return task with
         {
@@ -106,6 +113,26 @@ public sealed record TaskChanges
             Tags = Tags ?? task.Tags,
             ScheduledStart = ClearScheduledStart ? null : ScheduledStart ?? task.ScheduledStart,
         };
+    }
+
+    private static ObjectSelection EditTables(ObjectSelection selection, IReadOnlyList<string> add, IReadOnlyList<string> remove)
+    {
+        if (add.Count == 0 && remove.Count == 0) return selection;
+        var include = selection.IncludeTables.ToList();
+        var exclude = selection.ExcludeTables.ToList();
+        bool Included(string table) => include.Any(p => NamePattern.ForTable(p).MatchesTable(Catalog.QualifiedName.Parse(table)));
+        foreach (var table in add)
+        {
+            exclude.RemoveAll(e => string.Equals(e, table, StringComparison.Ordinal));
+            if (!Included(table)) include.Add(table);
+        }
+        foreach (var table in remove)
+        {
+            include.RemoveAll(i => string.Equals(i, table, StringComparison.Ordinal));
+            // Still matched by another include pattern: exclude it by name.
+            if (Included(table) && !exclude.Contains(table, StringComparer.Ordinal)) exclude.Add(table);
+        }
+        return selection with { IncludeTables = include, ExcludeTables = exclude };
     }
 
     private static FlowWindow[] ParseWindows(string taskName, IReadOnlyList<string> windows)

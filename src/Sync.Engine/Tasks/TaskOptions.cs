@@ -22,6 +22,8 @@ public sealed record TaskOptions
     public int OtherRetryMinutes { get; init; } = 10;
     /// <summary>An event warns when the task's slot holds more WAL than this on the source.</summary>
     public long WalRetentionWarningBytes { get; init; } = 1024L * 1024 * 1024;
+    /// <summary>End-to-end latency above this raises a Warning event (and a later Information event when it is back under).</summary>
+    public int LatencyWarningSeconds { get; init; } = 60;
     /// <summary>Added to source sequence values when they are set on the destination at the end.</summary>
     public long SequenceSafetyMargin { get; init; } = 10_000;
 }

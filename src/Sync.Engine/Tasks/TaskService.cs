@@ -12,7 +12,7 @@ namespace Sync.Engine.Tasks;
 /// The engine's API for the cmdlets: every operation on a task goes through here, so the cmdlets only bind
 /// parameters and write objects, and everything here is tested without PowerShell.
 /// </summary>
-public sealed class TaskService
+public sealed partial class TaskService
 {
     private static readonly TimeSpan WorkerStartTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan WorkerStopTimeout = TimeSpan.FromSeconds(30);
@@ -126,10 +126,16 @@ public sealed class TaskService
         TaskValidator.ThrowIfAny(current.Name, errors);
         var onlyFlowControl = current.Definition with { Options = current.Definition.Options with { FlowControl = next.Options.FlowControl } } ==
                               next with { ModifiedAt = current.Definition.ModifiedAt, Revision = current.Definition.Revision };
-        if (current.IsRunning && !onlyFlowControl)
+        var onlyLiveChanges = current.Definition with { Options = current.Definition.Options with { FlowControl = next.Options.FlowControl }, Selection = next.Selection } ==
+                              next with { ModifiedAt = current.Definition.ModifiedAt, Revision = current.Definition.Revision };
+        if (current.IsRunning && !onlyLiveChanges)
             throw new SyncException(ErrorIds.SyncTaskAlreadyRunning, SyncErrorCategory.ResourceBusy,
-                $"Task '{current.Name}' is running (worker process {current.State.Worker?.ProcessId}); only its flow control can change while it runs. " +
+                $"Task '{current.Name}' is running (worker process {current.State.Worker?.ProcessId}); only its flow control and table selection can change while it runs. " +
                 "Suspend or stop it first (Suspend-SyncTask, Stop-SyncTask).", current.Name);
+        if (current.IsRunning && !onlyFlowControl && (current.Definition.Mode == SyncTaskMode.Full || current.State.Stage != SyncTaskStage.RealtimeSync))
+            throw new SyncException(ErrorIds.SyncTaskInvalidState, SyncErrorCategory.InvalidOperation,
+                $"Task '{current.Name}' is in its {current.State.Stage} stage; tables are added to or removed from a running task only while it streams " +
+                "(after the full copy of a FullIncremental task, or an Incremental task). Wait for it (Wait-SyncTask -Until FullSyncComplete), or suspend it first.", current.Name);
         Store.WriteDefinition(next, current.Definition.Revision);
         if (current.IsRunning)
             Store.AddControlRequest(current.Name, ControlAction.Reload, Operator);
@@ -138,7 +144,9 @@ public sealed class TaskService
         Store.AppendEvent(current.Name, new TaskEvent
         {
             Time = now, Kind = SyncEventKind.Operator,
-            Message = onlyFlowControl ? $"Flow control changed by {Operator}." : $"Task definition changed by {Operator} (revision {next.Revision}).",
+            Message = onlyFlowControl ? $"Flow control changed by {Operator}."
+                : current.IsRunning ? $"Table selection of the running task changed by {Operator} (revision {next.Revision}): added tables are copied and join the stream, removed ones leave it."
+                : $"Task definition changed by {Operator} (revision {next.Revision}).",
         });
         return Get(current.Name);
     }
@@ -202,7 +210,8 @@ public sealed class TaskService
     public async Task<Precheck.PrecheckReport> RunPrechecksAsync(string name, CancellationToken cancellationToken)
     {
         var task = Get(name);
-        var report = await new Precheck.PrecheckRunner(Connections).RunAsync(task.Definition, cancellationToken).ConfigureAwait(false);
+        var own = task.State.Copy?.OwnDestinationTables() ?? new HashSet<string>();
+        var report = await new Precheck.PrecheckRunner(Connections).RunAsync(task.Definition, own, cancellationToken).ConfigureAwait(false);
         var summary = new PrecheckSummary
         {
             At = report.At, SuccessRate = report.SuccessRate, DefinitionRevision = task.Definition.Revision,
@@ -238,8 +247,9 @@ public sealed class TaskService
         if (task.State.Status == SyncTaskStatus.Stopped && task.Definition.Mode != SyncTaskMode.Full && task.State.Stream?.SlotName is null && task.State.StartedAt is not null)
             throw SyncException.InvalidState(task.Name, "start", "Stopped",
                 "Stopping ended its stream and dropped its replication slot, so changes since then cannot be followed. Run it again with Reset-SyncTask.");
-        if (task.State.StartedAt is null)
+        if (task.State.Status is SyncTaskStatus.Created or SyncTaskStatus.Ready)
         {
+            // Never started, or reset since: the prechecks must pass first.
             var report = await RunPrechecksAsync(task.Name, cancellationToken).ConfigureAwait(false);
             if (!report.PassesIgnoring(ignoreChecks))
             {

@@ -19,6 +19,11 @@ public sealed record TaskState
     /// <summary>The highest control request the worker has acted on.</summary>
     public long HandledControlSequence { get; init; }
     public CopyProgress? Copy { get; init; }
+    /// <summary>
+    /// Source tables (schema.table) to copy again while the stream runs (Restart-SyncTask); "*" means every table, with
+    /// missing destination columns added first. A table leaves the list when its table sync hands it back to the stream.
+    /// </summary>
+    public IReadOnlyList<string> PendingBackfill { get; init; } = [];
     public StreamProgress? Stream { get; init; }
     public IReadOnlyList<ServerObject> ServerObjects { get; init; } = [];
     public DateTimeOffset? LastEventAt { get; init; }

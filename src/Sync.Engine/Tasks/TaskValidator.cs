@@ -198,6 +198,8 @@ public static partial class TaskValidator
             errors.Add(new("OtherRetryMinutes", $"{options.OtherRetryMinutes} is negative"));
         else if (options.OtherRetryMinutes >= options.ConnectionRetryMinutes)
             errors.Add(new("OtherRetryMinutes", $"{options.OtherRetryMinutes} must be below the connection retry window ({options.ConnectionRetryMinutes} minutes)"));
+        if (options.LatencyWarningSeconds < 0)
+            errors.Add(new("LatencyWarningSeconds", $"{options.LatencyWarningSeconds} is negative (0 turns the alert off)"));
         if (options.SequenceSafetyMargin < 0)
             errors.Add(new("SequenceSafetyMargin", $"{options.SequenceSafetyMargin} is negative"));
         if (options.CopyWorkers is < 0 or > 64)

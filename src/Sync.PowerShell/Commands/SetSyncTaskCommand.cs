@@ -3,8 +3,9 @@ using System.Management.Automation;
 namespace Sync.PowerShell.Commands;
 
 /// <summary>
-/// Changes a task's definition. A running task accepts only flow-control changes (-RowsPerSecond,
-/// -BytesPerSecond, -FlowWindow, -RemoveFlowLimit), applied by its worker without a restart.
+/// Changes a task's definition. A running task accepts flow-control changes (-RowsPerSecond, -BytesPerSecond,
+/// -FlowWindow, -RemoveFlowLimit) and, while it streams, table selection changes (-AddTable, -RemoveTable, -Table,
+/// -ExcludeTable), applied by its worker without a restart.
 /// </summary>
 [Cmdlet(VerbsCommon.Set, "SyncTask", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = NameSet)]
 [OutputType(typeof(SyncTask))]
@@ -23,6 +24,17 @@ public sealed class SetSyncTaskCommand : TaskOptionsCmdlet
     [ValidateNotNull]
     public SyncTask[] InputObject { get; set; } = [];
 
+    /// <summary>
+    /// Adds tables to the selection. On a streaming task (FullIncremental after its copy, or Incremental) they are
+    /// created, copied under their own snapshot and join the stream exactly, without a restart.
+    /// </summary>
+    [Parameter, ValidateNotNullOrEmpty]
+    public string[]? AddTable { get; set; }
+
+    /// <summary>Takes tables out of the selection; on a streaming task they leave the publication and their destination rows are kept.</summary>
+    [Parameter, ValidateNotNullOrEmpty]
+    public string[]? RemoveTable { get; set; }
+
     /// <summary>Removes the rows and bytes limits and the windows.</summary>
     [Parameter]
     public SwitchParameter RemoveFlowLimit { get; set; }
@@ -35,7 +47,10 @@ public sealed class SetSyncTaskCommand : TaskOptionsCmdlet
 
     protected override void ProcessRecord()
     {
-        var changes = BuildChanges() with { RemoveFlowLimits = RemoveFlowLimit.IsPresent, ClearScheduledStart = ClearScheduledStart.IsPresent };
+        var changes = BuildChanges() with
+        {
+            RemoveFlowLimits = RemoveFlowLimit.IsPresent, ClearScheduledStart = ClearScheduledStart.IsPresent, AddTables = AddTable, RemoveTables = RemoveTable,
+        };
         var names = ParameterSetName == InputObjectSet ? InputObject.Select(t => t.Name) : Name;
         foreach (var task in ResolveTasks(names))
         {

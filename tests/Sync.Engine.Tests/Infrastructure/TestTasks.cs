@@ -26,12 +26,15 @@ public static class TestTasks
     public static WorkerLaunchSpec WorkerSpec => WorkerLaunchSpec.ForWorkerAssembly(RepoPaths.WorkerDll);
 
     /// <summary>Polls until the condition holds or the deadline passes (tests never sleep a fixed time).</summary>
-    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what)
+    public static Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what) => WaitUntilAsync(condition, timeout, () => what);
+
+    /// <summary>As above; <paramref name="what"/> is asked for only on timeout, so it can describe the state then.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, Func<string> what)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (!condition())
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after {timeout.TotalSeconds} s waiting for {what}.");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after {timeout.TotalSeconds} s waiting for {what()}.");
             await Task.Delay(50);
         }
     }

@@ -115,8 +115,11 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
         await service.LaunchWorkerAsync("life-5", TestTasks.WorkerSpec, CancellationToken.None);
         try
         {
-            var e = Assert.Throws<SyncException>(() => service.Update("life-5", new TaskChanges { IncludeTables = ["x"] }));
+            var e = Assert.Throws<SyncException>(() => service.Update("life-5", new TaskChanges { Description = "x" }));
             Assert.Equal(ErrorIds.SyncTaskAlreadyRunning, e.ErrorId);
+            // The selection changes only while the task streams, not during its full copy.
+            var copying = Assert.Throws<SyncException>(() => service.Update("life-5", new TaskChanges { IncludeTables = ["x"] }));
+            Assert.Equal(ErrorIds.SyncTaskInvalidState, copying.ErrorId);
 
             var updated = service.Update("life-5", new TaskChanges { RowsPerSecond = 1000 });
 

@@ -1,0 +1,136 @@
+using Npgsql;
+using Sync.Engine.Tasks;
+using Sync.Engine.Tests.Infrastructure;
+
+namespace Sync.Engine.Tests.Lifecycle;
+
+/// <summary>
+/// Tables copied again, added and removed while a FullIncremental task streams under a write load: each ends with an
+/// equal comparison (the history table has no key, so a change applied twice or lost shows as a row difference).
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class CopyAgainTests(PostgresFixture postgres) : IDisposable
+{
+    private readonly TempStore _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private string Events(string task) => string.Join(" | ", _temp.Store.ReadEvents(task).Select(e => e.Event.Message));
+
+    [Fact]
+    public async Task TablesCopiedAgainUnderLoadRejoinTheStreamWithNothingLostOrDoubled()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync(WriteLoad.Schema + "INSERT INTO bench_history SELECT 1, 1, g, g, now(), '' FROM generate_series(1, 50000) g;");
+        var service = new TaskService(_temp.Store);
+        service.Create("again-load", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental });
+        await using var harness = new StreamingHarness(service, db, "again-load");
+        await harness.StartAsync();
+        await using (var load = new WriteLoad(db.SourceConnectionString, seed: 11))
+        {
+            await TestTasks.WaitUntilAsync(() => load.Transactions > 100, TimeSpan.FromSeconds(30), "some load");
+            // Damage the destination copy: copying the tables again must repair it.
+            await db.OnDestinationAsync("UPDATE bench_accounts SET abalance = -1 WHERE aid <= 50; DELETE FROM bench_history WHERE aid <= 100");
+
+            var before = await ServerSnapshot.TakeAsync(db, _temp.Root);
+            var unmatched = await Assert.ThrowsAsync<Diagnostics.SyncException>(() => Task.FromResult(service.PlanCopyAgain("again-load", ["public.nothing_like_it"])));
+            Assert.Contains("public.nothing_like_it", unmatched.Message);
+            var plan = service.PlanCopyAgain("again-load", ["bench_accounts", "public.bench_history"]);
+            Assert.Equal(["public.bench_accounts", "public.bench_history"], plan.Tables.Order());
+            Assert.Contains(plan.Actions, a => a.StartsWith("empty public.bench_history on the destination", StringComparison.Ordinal));
+            var lsnBefore = service.Get("again-load").State.Copy!.Tables.Single(t => t.Source == "public.bench_accounts").SnapshotLsn;
+
+            service.RequestCopyAgain("again-load", ["bench_accounts", "public.bench_history"]);
+            await TestTasks.WaitUntilAsync(() =>
+            {
+                var state = service.Get("again-load").State;
+                if (state.Status == SyncTaskStatus.Failed) throw new InvalidOperationException(state.LastError?.Message);
+                return state.PendingBackfill.Count == 0;
+            }, TimeSpan.FromSeconds(120), () => "the tables to be copied again and handed back: " + Events("again-load"));
+            var copied = service.Get("again-load").State.Copy!.Tables.Single(t => t.Source == "public.bench_accounts");
+            Assert.Equal(TableCopyState.Copied, copied.State);
+            Assert.True(SyncLsn.Parse(copied.SnapshotLsn!) > SyncLsn.Parse(lsnBefore!));
+            Assert.NotEqual(before, await ServerSnapshot.TakeAsync(db, _temp.Root));
+            var load0 = load.Transactions;
+            await TestTasks.WaitUntilAsync(() => load.Transactions > load0 + 200, TimeSpan.FromSeconds(30), "more load after the hand-over");
+            await load.StopAsync();
+        }
+        await harness.CatchUpAsync(TimeSpan.FromSeconds(90));
+        await harness.AssertEqualAsync();
+        Assert.Contains(_temp.Store.ReadEvents("again-load"), e => e.Event.Message.Contains("copied again and back in the stream", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ATableAddedWhileRowsAreWrittenIntoItJoinsTheStreamAndARemovedOneLeavesIt()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync(WriteLoad.Schema +
+            "CREATE TABLE extra (id int PRIMARY KEY, v int, note text); INSERT INTO extra SELECT g, 0, repeat('x', 100) FROM generate_series(1, 100000) g;");
+        var service = new TaskService(_temp.Store);
+        service.Create("again-add", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental, Selection = d.Selection with { IncludeTables = ["public.bench_*"] } });
+        await using var harness = new StreamingHarness(service, db, "again-add");
+        await harness.StartAsync();
+        Assert.Equal(0L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'extra'"));
+        using var stopWriter = new CancellationTokenSource();
+        long writes = 0;
+        var writer = Task.Run(async () =>
+        {
+            var random = new Random(3);
+            await using var connection = new NpgsqlConnection(db.SourceConnectionString);
+            await connection.OpenAsync();
+            var next = 100001;
+            while (!stopWriter.IsCancellationRequested)
+            {
+                var id = random.Next(1, 100001);
+                await using var batch = new NpgsqlBatch(connection)
+                {
+                    BatchCommands =
+                    {
+                        new NpgsqlBatchCommand($"UPDATE extra SET v = v + 1 WHERE id = {id}"),
+                        new NpgsqlBatchCommand($"INSERT INTO extra VALUES ({next++}, 1, 'new')"),
+                        new NpgsqlBatchCommand($"DELETE FROM extra WHERE id = {random.Next(1, 100001)}"),
+                    },
+                };
+                await batch.ExecuteNonQueryAsync();
+                Interlocked.Increment(ref writes);
+            }
+        });
+        await using (var load = new WriteLoad(db.SourceConnectionString, seed: 12))
+        {
+            await TestTasks.WaitUntilAsync(() => Interlocked.Read(ref writes) > 50, TimeSpan.FromSeconds(30), "writes into the new table");
+            service.Update("again-add", new TaskChanges { AddTables = ["public.extra"] });
+            Assert.Contains("public.extra", service.Get("again-add").Definition.Selection.IncludeTables);
+            await TestTasks.WaitUntilAsync(() =>
+            {
+                var state = service.Get("again-add").State;
+                if (state.Status == SyncTaskStatus.Failed) throw new InvalidOperationException(state.LastError?.Message);
+                return state.Copy!.Tables.Any(t => t.Source == "public.extra" && t.State == TableCopyState.Copied && t.SnapshotLsn is not null) &&
+                       _temp.Store.ReadEvents("again-add").Any(e => e.Event.Message.Contains("public.extra copied again and back in the stream", StringComparison.Ordinal));
+            }, TimeSpan.FromSeconds(120), () => "the added table to be copied and join the stream: " + Events("again-add"));
+            var handedOver = Interlocked.Read(ref writes);
+            await TestTasks.WaitUntilAsync(() => Interlocked.Read(ref writes) > handedOver + 100, TimeSpan.FromSeconds(30), "writes after the hand-over");
+            await stopWriter.CancelAsync();
+            await writer;
+            await load.StopAsync();
+        }
+        await harness.CatchUpAsync(TimeSpan.FromSeconds(90));
+        await harness.AssertEqualAsync();
+        Assert.Contains((await harness.CompareAsync()).Tables, t => t.SourceTable == "public.extra");
+
+        // Removing a table: it leaves the publication and the stream; its destination rows stay as they were.
+        var kept = await db.DestinationScalarAsync<long>("SELECT count(*) FROM bench_history");
+        service.Update("again-add", new TaskChanges { RemoveTables = ["public.bench_history"] });
+        var publication = TaskNaming.PublicationName(service.Get("again-add").Definition);
+        await TestTasks.WaitUntilAsync(() => db.SourceScalarAsync<long>(
+            $"SELECT count(*) FROM pg_publication_tables WHERE pubname = '{publication}' AND tablename = 'bench_history'").GetAwaiter().GetResult() == 0,
+            TimeSpan.FromSeconds(30), "bench_history to leave the publication");
+        await db.OnSourceAsync("INSERT INTO bench_history SELECT 1, 1, 1, 1, now(), '' FROM generate_series(1, 10); UPDATE bench_tellers SET tbalance = 42 WHERE tid = 1");
+        await harness.CatchUpAsync();
+        Assert.Equal(kept, await db.DestinationScalarAsync<long>("SELECT count(*) FROM bench_history"));
+        Assert.Equal(42, await db.DestinationScalarAsync<int>("SELECT tbalance FROM bench_tellers WHERE tid = 1"));
+        Assert.DoesNotContain(service.Get("again-add").State.Copy!.Tables, t => t.Source == "public.bench_history");
+        await harness.AssertEqualAsync();
+    }
+}
