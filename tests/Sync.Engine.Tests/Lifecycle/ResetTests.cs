@@ -83,6 +83,13 @@ public sealed class ResetTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(SyncTaskStatus.Paused, service.Get("reset-keep").State.Status);
         await db.OnSourceAsync("UPDATE items SET v = 'b' WHERE id <= 10; DELETE FROM items WHERE id > 90");
 
+        // Restart-SyncTask -WhatIf on the paused task: the plan names the table and changes nothing.
+        var unchanged = await ServerSnapshot.TakeAsync(db, _temp.Root);
+        var again = service.PlanCopyAgain("reset-keep", ["items"]);
+        Assert.Equal(["public.items"], again.Tables);
+        Assert.Contains(again.Actions, a => a.Contains("when the task is resumed", StringComparison.Ordinal));
+        Assert.Equal(unchanged, await ServerSnapshot.TakeAsync(db, _temp.Root));
+
         var plan = await service.PlanResetAsync("reset-keep", clearDestination: false, CancellationToken.None);
         Assert.Empty(plan.TablesToTruncate);
         await service.ResetAsync("reset-keep", clearDestination: false, CancellationToken.None);

@@ -85,8 +85,17 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
             await using (var tracker = new CopyStateTracker(context))
             {
                 var limiter = new FlowLimiter(task.Options.FlowControl, context.Clock);
-                var copier = new SnapshotCopier(source, destination, progressTable, limiter, task.Options.ConflictPolicy, tracker);
-                await copier.CopyAsync(lease, jobs, workers, ct).ConfigureAwait(false);
+                void OnDefinitionChanged(TaskDefinition changed) => limiter.Update(changed.Options.FlowControl);
+                context.DefinitionChanged += OnDefinitionChanged;
+                try
+                {
+                    var copier = new SnapshotCopier(source, destination, progressTable, limiter, task.Options.ConflictPolicy, tracker);
+                    await copier.CopyAsync(lease, jobs, workers, ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    context.DefinitionChanged -= OnDefinitionChanged;
+                }
                 tracker.Flush();
             }
             var indexes = plan.Indexes.Where(s => s.Table is { } t && tables.Any(x => x.Destination == t) && (task.Options.SyncIndexes || s.Kind is "PrimaryKey" or SchemaBuilder.IndexKind && IsKeyIndex(plan, s))).ToList();
