@@ -388,7 +388,9 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         var all = state.PendingBackfill.Contains("*");
         var pending = state.PendingBackfill.ToHashSet(StringComparer.Ordinal);
         var known = (state.Copy?.Tables ?? []).ToDictionary(t => t.Source, StringComparer.Ordinal);
-        var added = scope.DataTables.Where(t => known.GetValueOrDefault(t.Name.ToString()) is not { State: TableCopyState.Copied }).Select(t => t.Name).ToHashSet();
+        // A table sync records the new snapshot position only at its hand-over: a table without one was being copied.
+        var added = scope.DataTables.Where(t => known.GetValueOrDefault(t.Name.ToString()) is not { State: TableCopyState.Copied, SnapshotLsn: not null })
+            .Select(t => t.Name).ToHashSet();
         var tables = scope.DataTables.Where(t => all || pending.Contains(t.Name.ToString()) || added.Contains(t.Name)).ToList();
         return (tables, added, all);
     }

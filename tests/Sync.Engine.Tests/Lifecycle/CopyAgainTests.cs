@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Npgsql;
 using Sync.Engine.Tasks;
 using Sync.Engine.Tests.Infrastructure;
@@ -132,5 +133,49 @@ public sealed class CopyAgainTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(42, await db.DestinationScalarAsync<int>("SELECT tbalance FROM bench_tellers WHERE tid = 1"));
         Assert.DoesNotContain(service.Get("again-add").State.Copy!.Tables, t => t.Source == "public.bench_history");
         await harness.AssertEqualAsync();
+    }
+
+    [Fact]
+    public async Task AWorkerKilledDuringATableSyncCopiesTheTableAgainAfterItsRestart()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync(WriteLoad.Schema + "INSERT INTO bench_history SELECT 1, 1, g, g, now(), repeat('h', 20) FROM generate_series(1, 400000) g;");
+        var service = new TaskService(_temp.Store);
+        service.Create("again-kill", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental, Options = d.Options with { FlowControl = new FlowControl { RowsPerSecond = 100_000 } } });
+        var started = await service.LaunchWorkerAsync("again-kill", TestTasks.WorkerSpec, CancellationToken.None);
+        await TestTasks.WaitUntilAsync(() => service.Get("again-kill").State.Stage == SyncTaskStage.RealtimeSync, TimeSpan.FromSeconds(120), "streaming");
+        await using (var load = new WriteLoad(db.SourceConnectionString, seed: 13))
+        {
+            await TestTasks.WaitUntilAsync(() => load.Transactions > 100, TimeSpan.FromSeconds(30), "some load");
+            service.Update("again-kill", new TaskChanges { RowsPerSecond = 50_000 });
+            service.RequestCopyAgain("again-kill", ["bench_history"]);
+            // Kill the worker in the middle of the table's copy (flow control keeps it going for several seconds).
+            await TestTasks.WaitUntilAsync(() => service.Get("again-kill").State.Copy!.Tables.Any(t => t.Source == "public.bench_history" && t.State == TableCopyState.Copying && t.RowsCopied > 0),
+                TimeSpan.FromSeconds(60), () => "the table sync to copy rows: " + Events("again-kill"));
+            using (var worker = Process.GetProcessById(service.Get("again-kill").State.Worker?.ProcessId ?? started.State.Worker!.ProcessId))
+            {
+                worker.Kill();
+                await worker.WaitForExitAsync();
+            }
+            Assert.Contains("public.bench_history", service.Get("again-kill").State.PendingBackfill);
+            await TestTasks.WaitUntilAsync(() => service.Get("again-kill").Worker == Sync.WorkerLiveness.Dead, TimeSpan.FromSeconds(10), "the dead worker to show");
+            service.Update("again-kill", new TaskChanges { RemoveFlowLimits = true });
+            await service.LaunchWorkerAsync("again-kill", TestTasks.WorkerSpec, CancellationToken.None);
+            await TestTasks.WaitUntilAsync(() =>
+            {
+                var state = service.Get("again-kill").State;
+                if (state.Status == SyncTaskStatus.Failed) throw new InvalidOperationException(state.LastError?.Message);
+                return state.PendingBackfill.Count == 0;
+            }, TimeSpan.FromSeconds(120), () => "the table sync to be redone: " + Events("again-kill"));
+            var load0 = load.Transactions;
+            await TestTasks.WaitUntilAsync(() => load.Transactions > load0 + 100, TimeSpan.FromSeconds(30), "more load after the hand-over");
+            await load.StopAsync();
+        }
+        await using var harness = new StreamingHarness(service, db, "again-kill");
+        await harness.CatchUpAsync(TimeSpan.FromSeconds(90));
+        await harness.AssertEqualAsync();
+        await service.RequestStopAsync("again-kill", ControlAction.Stop, wait: true, CancellationToken.None);
+        Assert.Equal(0L, await db.SourceScalarAsync<long>("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'sync\\_again\\_kill%'"));
     }
 }
