@@ -1,5 +1,11 @@
 # The admin's path from end to end, through the cmdlets: create, precheck, start with progress, follow changes,
 # compare, pause and resume, stop, remove. Needs PostgreSQL server binaries; skipped without them.
+# -Skip is evaluated at discovery, before BeforeAll runs: the check needs its own dot-sourcing there.
+BeforeDiscovery {
+    . (Join-Path $PSScriptRoot 'Sandbox.ps1')
+    $HasPostgres = [bool](Find-PostgresBin)
+}
+
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     . (Join-Path $PSScriptRoot 'Sandbox.ps1')
@@ -20,7 +26,7 @@ AfterAll {
     Remove-TestStore
 }
 
-Describe 'A FullIncremental task from the console' -Skip:(-not (Find-PostgresBin)) {
+Describe 'A FullIncremental task from the console' -Skip:(-not $HasPostgres) {
     It 'prechecks at 100% with only warnings' {
         New-SyncTask -Name 'pester-life' -Source $Src -Destination $Dst -Mode FullIncremental | Out-Null
         $report = Test-SyncTask -Name 'pester-life'

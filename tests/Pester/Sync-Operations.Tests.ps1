@@ -1,5 +1,11 @@
 # What an admin does when a task is in trouble or its scope changes: copy tables again, add and remove tables on a
 # running task, read per-table progress, reset after the slot was lost. Needs PostgreSQL server binaries.
+# -Skip is evaluated at discovery, before BeforeAll runs: the check needs its own dot-sourcing there.
+BeforeDiscovery {
+    . (Join-Path $PSScriptRoot 'Sandbox.ps1')
+    $HasPostgres = [bool](Find-PostgresBin)
+}
+
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     . (Join-Path $PSScriptRoot 'Sandbox.ps1')
@@ -12,6 +18,19 @@ BeforeAll {
         $script:Src = New-SyncEndpoint -HostName 127.0.0.1 -Port $Source.Port -Database ops -Credential $Source.Credential -SslMode Disable
         $script:Dst = New-SyncEndpoint -HostName 127.0.0.1 -Port $Destination.Port -Database ops -Credential $Destination.Credential -SslMode Disable
     }
+    function Wait-Until([scriptblock] $Condition, [int] $Seconds, [string] $What) {
+        $deadline = (Get-Date).AddSeconds($Seconds)
+        while (-not (& $Condition)) {
+            if ((Get-Date) -gt $deadline) { throw "Timed out after $Seconds s waiting for $What" }
+            Start-Sleep -Milliseconds 250
+        }
+    }
+
+    # A row written on the source now has reached the destination: everything before it has been applied.
+    function Wait-Applied([int] $Marker) {
+        Invoke-TestSql $Source 'ops' "INSERT INTO orders VALUES ($Marker, 0)"
+        Wait-Until { (Invoke-TestSql $Destination 'ops' "SELECT count(*) FROM orders WHERE id = $Marker") -eq '1' } 60 "order $Marker on the destination"
+    }
 }
 AfterAll {
     Get-SyncTask -ErrorAction SilentlyContinue | Remove-SyncTask -Force -Confirm:$false -ErrorAction SilentlyContinue
@@ -20,11 +39,11 @@ AfterAll {
     Remove-TestStore
 }
 
-Describe 'Operations on a running FullIncremental task' -Skip:(-not (Find-PostgresBin)) {
+Describe 'Operations on a running FullIncremental task' -Skip:(-not $HasPostgres) {
     BeforeAll {
         if ($Source) {
-            New-SyncTask -Name 'pester-ops' -Source $Src -Destination $Dst -Mode FullIncremental -Table 'public.orders' | Out-Null
-            Start-SyncTask -Name 'pester-ops' -Wait -Until FullSyncComplete -Timeout 300 | Out-Null
+            New-SyncTask -Name 'pester-ops' -Source $Src -Destination $Dst -Mode FullIncremental -Table 'public.orders' -ErrorAction Stop | Out-Null
+            Start-SyncTask -Name 'pester-ops' -Wait -Until FullSyncComplete -Timeout 300 -ErrorAction Stop | Out-Null
         }
     }
 
@@ -46,28 +65,26 @@ Describe 'Operations on a running FullIncremental task' -Skip:(-not (Find-Postgr
     It 'copies a damaged table again while streaming' {
         Invoke-TestSql $Destination 'ops' 'DELETE FROM orders WHERE id <= 100'
         Restart-SyncTask -Name 'pester-ops' -Table orders -Confirm:$false | Out-Null
-        $deadline = (Get-Date).AddSeconds(120)
-        while ((Get-SyncTaskTable -Name 'pester-ops').PendingCopy -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 500 }
-        Wait-SyncTask -Name 'pester-ops' -Until CaughtUp -MaxLatency 5 -Timeout 120 | Out-Null
+        Wait-Until { -not (Get-SyncTaskTable -Name 'pester-ops').PendingCopy } 120 'orders to be copied again'
+        Wait-Applied 90001
         (Compare-SyncTask -Name 'pester-ops').Result | Should -Be 'Equal'
     }
 
     It 'adds a table without a restart' {
         Set-SyncTask -Name 'pester-ops' -AddTable 'public.invoices'
         Invoke-TestSql $Source 'ops' 'INSERT INTO invoices VALUES (3001, 1)'
-        $deadline = (Get-Date).AddSeconds(120)
-        while (-not (Get-SyncTaskTable -Name 'pester-ops' -Table invoices | Where-Object { $_.State -eq 'Copied' -and -not $_.PendingCopy }) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 500 }
-        Start-Sleep -Seconds 5
-        Invoke-TestSql $Destination 'ops' 'SELECT count(*) FROM invoices' | Should -Be '3001'
+        Wait-Until { Get-SyncTaskTable -Name 'pester-ops' -Table invoices | Where-Object { $_.SnapshotLsn -and -not $_.PendingCopy } } 120 'invoices to join the stream'
+        Wait-Until { (Invoke-TestSql $Destination 'ops' 'SELECT count(*) FROM invoices') -eq '3001' } 60 'invoice 3001 on the destination'
+        (Compare-SyncTask -Name 'pester-ops' -Table invoices).Result | Should -Be 'Equal'
     }
 
     It 'removes a table and keeps its rows' {
         Set-SyncTask -Name 'pester-ops' -RemoveTable 'public.invoices'
-        Start-Sleep -Seconds 5
+        # The table leaves Get-SyncTaskTable once the worker has taken it out of the publication.
+        Wait-Until { -not (Get-SyncTaskTable -Name 'pester-ops' -Table invoices) } 60 'invoices to leave the task'
         Invoke-TestSql $Source 'ops' 'INSERT INTO invoices VALUES (3002, 1)'
-        Start-Sleep -Seconds 5
+        Wait-Applied 90002
         Invoke-TestSql $Destination 'ops' 'SELECT count(*) FROM invoices' | Should -Be '3001'
-        Get-SyncTaskTable -Name 'pester-ops' -Table invoices | Should -BeNullOrEmpty
     }
 
     It 'is reset after a pause, with -WhatIf first' {
@@ -76,7 +93,7 @@ Describe 'Operations on a running FullIncremental task' -Skip:(-not (Find-Postgr
         Invoke-TestSql $Destination 'ops' 'SELECT count(*) FROM orders' | Should -Not -Be '0'
         (Reset-SyncTask -Name 'pester-ops' -ClearDestination -Confirm:$false).Status | Should -Be 'Created'
         Invoke-TestSql $Destination 'ops' 'SELECT count(*) FROM orders' | Should -Be '0'
-        Invoke-TestSql $Destination 'ops' 'SELECT count(*) FROM invoices' | Should -Be '3001'
+        Invoke-TestSql $Destination 'ops' 'SELECT count(*) FROM invoices' | Should -Be '3001'   # no longer the task's: kept
         Start-SyncTask -Name 'pester-ops' -Wait -Until FullSyncComplete -Timeout 300 | Out-Null
         (Compare-SyncTask -Name 'pester-ops').Result | Should -Be 'Equal'
     }

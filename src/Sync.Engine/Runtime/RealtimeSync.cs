@@ -345,6 +345,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                     var removed = before.Union(recorded).Except(after).Select(t => t.ToString()).ToHashSet(StringComparer.Ordinal);
                     if (removed.Count > 0)
                     {
+                        // The task keeps owning their destination tables: added again, they are emptied and copied again.
                         context.UpdateState(s => s with { Copy = s.Copy is null ? null : s.Copy with { Tables = s.Copy.Tables.Where(t => !removed.Contains(t.Source)).ToArray() } });
                         context.Event(SyncEventKind.Operator, SyncEventLevel.Information,
                             $"{string.Join(", ", removed.Order())} left the task: no longer in its publication or applied; their destination rows are kept.");

@@ -9,6 +9,14 @@ public static class ScopeResolver
     public static bool IsDatabaseLevel(TaskDefinition task) =>
         task.Selection.IncludeTables.All(p => p.Trim() == "*") && task.Selection.ExcludeTables.Count == 0 && task.Selection.Columns.Count == 0;
 
+    /// <summary>Whether the task's selection (schemas and tables, include and exclude) takes this source table, without a catalog.</summary>
+    public static bool Selects(TaskDefinition task, QualifiedName table) =>
+        !CatalogReader.SystemSchemas.Contains(table.Schema) &&
+        task.Selection.IncludeSchemas.Any(p => NamePattern.ForSchema(p).MatchesSchema(table.Schema)) &&
+        !task.Selection.ExcludeSchemas.Any(p => NamePattern.ForSchema(p).MatchesSchema(table.Schema)) &&
+        task.Selection.IncludeTables.Any(p => NamePattern.ForTable(p).MatchesTable(table)) &&
+        !task.Selection.ExcludeTables.Any(p => NamePattern.ForTable(p).MatchesTable(table));
+
     public static TaskScope Resolve(TaskDefinition task, CatalogSnapshot catalog)
     {
         var includeSchemas = task.Selection.IncludeSchemas.Select(NamePattern.ForSchema).ToArray();

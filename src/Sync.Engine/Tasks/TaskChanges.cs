@@ -70,7 +70,8 @@ public sealed record TaskChanges
             ExcludeTables = ExcludeTables ?? task.Selection.ExcludeTables,
             Columns = MergeColumns(task.Selection.Columns),
         };
-        selection = EditTables(selection, AddTables ?? [], RemoveTables ?? []);
+        try { selection = EditTables(selection, AddTables ?? [], RemoveTables ?? []); }
+        catch (FormatException e) { TaskValidator.ThrowIfAny(task.Name, [new ValidationError(AddTables is null ? "RemoveTable" : "AddTable", e.Message)]); throw; }
         var mapping = task.Mapping with
         {
             Schemas = SchemaMapping ?? task.Mapping.Schemas,

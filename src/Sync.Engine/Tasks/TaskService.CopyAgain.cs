@@ -36,7 +36,9 @@ public sealed partial class TaskService
         if (tablePatterns is null) tables = known;
         else
         {
-            var patterns = tablePatterns.Select(NamePattern.ForTable).ToList();
+            List<NamePattern> patterns;
+            try { patterns = tablePatterns.Select(NamePattern.ForTable).ToList(); }
+            catch (FormatException e) { TaskValidator.ThrowIfAny(task.Name, [new ValidationError("Table", e.Message)]); throw; }
             var unmatched = patterns.Where(p => !known.Any(k => p.MatchesTable(QualifiedName.Parse(k)))).Select(p => p.Text).ToList();
             if (unmatched.Count > 0)
                 TaskValidator.ThrowIfAny(task.Name, [new ValidationError("Table",

@@ -111,10 +111,10 @@ public sealed partial class TaskService
         var now = Clock.GetUtcNow();
         if (plan.Mode == SyncTaskMode.Incremental)
         {
-            Store.UpdateState(stored, s => s with { Status = SyncTaskStatus.Created, LastError = null, RetryingSince = null, Precheck = null, CompletedAt = null });
+            Store.UpdateState(stored, s => s with { Status = SyncTaskStatus.Created, LastError = null, RetryingSince = null, Precheck = null, CompletedAt = null, PendingBackfill = [] });
             var text = $"Reset by {Operator}: streaming resumes from slot {task.State.Stream!.SlotName} when the task starts; prechecks run first.";
             Store.AppendEvent(stored, new TaskEvent { Time = now, Kind = SyncEventKind.Operator, Message = text });
-            return new ResetReport { Task = Get(stored), Message = text };
+            return new ResetReport { Task = Get(stored) with { Worker = WorkerLiveness.None }, Message = text };
         }
 
         // Truncate first: if it fails, nothing else has changed and the task can still be resumed as it was.
@@ -126,7 +126,7 @@ public sealed partial class TaskService
         Store.UpdateState(stored, s => s with
         {
             Status = SyncTaskStatus.Created, Stage = SyncTaskStage.None, LastError = null, RetryingSince = null, Precheck = null, CompletedAt = null,
-            Stream = null,
+            Stream = null, PendingBackfill = [],
             Copy = new CopyProgress
             {
                 OwnedTables = (previous?.OwnDestinationTables() ?? new HashSet<string>()).Union(previous?.OwnedTables ?? []).Order(StringComparer.Ordinal).ToArray(),
@@ -142,7 +142,7 @@ public sealed partial class TaskService
         {
             Time = now, Kind = SyncEventKind.Operator, Level = cleanup.Complete ? SyncEventLevel.Information : SyncEventLevel.Warning, Message = message,
         });
-        return new ResetReport { Task = Get(stored), Truncated = plan.TablesToTruncate, Cleanup = cleanup, Message = message };
+        return new ResetReport { Task = Get(stored) with { Worker = WorkerLiveness.None }, Truncated = plan.TablesToTruncate, Cleanup = cleanup, Message = message };
     }
 
     private async Task<bool> SlotExistsAsync(TaskDefinition task, string slot, CancellationToken ct)
@@ -153,15 +153,14 @@ public sealed partial class TaskService
     }
 
     /// <summary>
-    /// The task's mapped tables that exist on the destination: those its state recorded, and those its selection maps
-    /// on the source now (when the source answers), so a task that failed before recording its tables is covered too.
+    /// The task's mapped tables that exist on the destination: those its selection maps on the source now, or, when the
+    /// source does not answer, those its state recorded that the selection still takes. A table removed from the task is
+    /// never among them: its rows are kept.
     /// </summary>
     private async Task<IReadOnlyList<string>> ExistingMappedTablesAsync(TaskInfo task, CancellationToken ct)
     {
         var definition = task.Definition;
         var candidates = new HashSet<QualifiedName>();
-        foreach (var table in task.State.Copy?.Tables ?? []) candidates.Add(QualifiedName.Parse(table.Destination));
-        foreach (var table in task.State.Copy?.OwnedTables ?? []) candidates.Add(QualifiedName.Parse(table));
         try
         {
             await using var source = Connections.CreateDataSource(definition.Source, $"sync:{definition.Name}:reset", 1);
@@ -169,17 +168,30 @@ public sealed partial class TaskService
             var scope = ScopeResolver.Resolve(definition, await CatalogReader.ReadAsync(src, includeFunctions: false, ct).ConfigureAwait(false));
             foreach (var table in scope.DataTables) candidates.Add(table.Destination);
         }
-        catch (SyncException) when (candidates.Count > 0)
+        catch (Exception e) when (e is SyncException or NpgsqlException or TimeoutException && task.State.Copy is { Tables.Count: > 0 })
         {
-            // The source is down: the tables the task recorded are what it copied.
+            // The source is down: the tables the task recorded (and still selects) are what it copied.
+            foreach (var table in task.State.Copy!.Tables.Where(t => ScopeResolver.Selects(definition, QualifiedName.Parse(t.Source))))
+                candidates.Add(QualifiedName.Parse(table.Destination));
         }
-        await using var destination = Connections.CreateDataSource(definition.Destination, $"sync:{definition.Name}:reset", 1);
-        await using var dst = await ConnectionFactory.OpenAsync(destination, ServerSide.Destination, definition.Destination, ct).ConfigureAwait(false);
-        var existing = new List<string>();
-        foreach (var table in candidates.OrderBy(t => t.ToString(), StringComparer.Ordinal))
-            if (await dst.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass($1) AND relkind IN ('r', 'p'))", ct, table.Sql).ConfigureAwait(false))
-                existing.Add(table.ToString());
-        return existing;
+        catch (NpgsqlException e)
+        {
+            throw ConnectionFactory.ConnectionError(ServerSide.Source, definition.Source, e);
+        }
+        try
+        {
+            await using var destination = Connections.CreateDataSource(definition.Destination, $"sync:{definition.Name}:reset", 1);
+            await using var dst = await ConnectionFactory.OpenAsync(destination, ServerSide.Destination, definition.Destination, ct).ConfigureAwait(false);
+            var existing = new List<string>();
+            foreach (var table in candidates.OrderBy(t => t.ToString(), StringComparer.Ordinal))
+                if (await dst.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass($1) AND relkind IN ('r', 'p'))", ct, table.Sql).ConfigureAwait(false))
+                    existing.Add(table.ToString());
+            return existing;
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            throw ConnectionFactory.ConnectionError(ServerSide.Destination, definition.Destination, e);
+        }
     }
 
     private async Task TruncateAsync(TaskInfo task, IReadOnlyList<string> tables, CancellationToken ct)

@@ -21,15 +21,24 @@ public sealed class GetSyncTaskTableCommand : TaskTargetCmdlet
 
     protected override void ProcessRecord()
     {
-        var patterns = Table?.Select(NamePattern.ForTable).ToList();
+        List<NamePattern>? patterns;
+        try { patterns = Table?.Select(NamePattern.ForTable).ToList(); }
+        catch (FormatException e)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException($"-Table: {e.Message}", nameof(Table), e), "TableInvalid", ErrorCategory.InvalidArgument, Table));
+            return;
+        }
         foreach (var task in Targets())
         {
             var pending = task.State.PendingBackfill.ToHashSet(StringComparer.Ordinal);
+            var streaming = task.State.Copy?.CompletedAt is not null;
             foreach (var table in task.State.Copy?.Tables ?? [])
             {
                 if (patterns is not null && !patterns.Any(p => p.MatchesTable(QualifiedName.Parse(table.Source)))) continue;
                 if (State is not null && !State.Contains(table.State)) continue;
-                WriteObject(new SyncTaskTable(task.Name, table, pending.Contains("*") || pending.Contains(table.Source)));
+                // Asked for with Restart-SyncTask, or added to the running task and not yet handed to the stream (no snapshot position).
+                var pendingCopy = pending.Contains("*") || pending.Contains(table.Source) || (streaming && table.SnapshotLsn is null);
+                WriteObject(new SyncTaskTable(task.Name, table, pendingCopy));
             }
         }
     }

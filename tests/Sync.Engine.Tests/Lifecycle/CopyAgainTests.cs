@@ -133,6 +133,11 @@ public sealed class CopyAgainTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(42, await db.DestinationScalarAsync<int>("SELECT tbalance FROM bench_tellers WHERE tid = 1"));
         Assert.DoesNotContain(service.Get("again-add").State.Copy!.Tables, t => t.Source == "public.bench_history");
         await harness.AssertEqualAsync();
+
+        // A reset that clears the destination truncates the task's tables, not the one removed from it.
+        await harness.StopAsync(ControlAction.Pause);
+        var reset = await service.PlanResetAsync("again-add", clearDestination: true, CancellationToken.None);
+        Assert.Equal(["public.bench_accounts", "public.bench_tellers", "public.extra"], reset.TablesToTruncate);
     }
 
     [Fact]
