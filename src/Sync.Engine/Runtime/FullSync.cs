@@ -227,8 +227,7 @@ public sealed partial class FullSync(TaskRunContext context)
     private static async Task EmptyTableAsync(NpgsqlConnection dst, CopyProgressTable progressTable, ScopedTable table, CancellationToken ct)
     {
         await using var transaction = await dst.BeginTransactionAsync(ct).ConfigureAwait(false);
-        await using (var truncate = new NpgsqlCommand($"TRUNCATE ONLY {table.Destination.Sql}", dst))
-            await truncate.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        await Backfill.TableSync.EmptyAsync(dst, table, ct).ConfigureAwait(false);
         await progressTable.ForgetAsync(dst, table.Name.ToString(), ct).ConfigureAwait(false);
         await transaction.CommitAsync(ct).ConfigureAwait(false);
     }

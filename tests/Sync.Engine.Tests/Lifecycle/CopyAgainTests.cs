@@ -183,4 +183,64 @@ public sealed class CopyAgainTests(PostgresFixture postgres) : IDisposable
         await service.RequestStopAsync("again-kill", ControlAction.Stop, wait: true, CancellationToken.None);
         Assert.Equal(0L, await db.SourceScalarAsync<long>("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'sync\\_again\\_kill%'"));
     }
+
+    [Fact]
+    public async Task ARerunAddsTheColumnsTheSourceGainedAndCopiesEveryTableWhileStreaming()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync(WriteLoad.Schema);
+        var service = new TaskService(_temp.Store);
+        service.Create("again-rerun", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental });
+        await using var harness = new StreamingHarness(service, db, "again-rerun");
+        await harness.StartAsync();
+        await using (var load = new WriteLoad(db.SourceConnectionString, seed: 14))
+        {
+            await TestTasks.WaitUntilAsync(() => load.Transactions > 100, TimeSpan.FromSeconds(30), "some load");
+            // The source gains a column the task does not know (DDL is not streamed); its values exist only there.
+            await db.OnSourceAsync("ALTER TABLE bench_tellers ADD COLUMN region text DEFAULT 'north'; UPDATE bench_tellers SET region = 'south' WHERE tid <= 3");
+            var plan = service.PlanCopyAgain("again-rerun", null);
+            Assert.True(plan.Rerun);
+            Assert.Equal(3, plan.Tables.Count);
+            Assert.StartsWith("add destination columns", plan.Actions[0], StringComparison.Ordinal);
+
+            service.RequestCopyAgain("again-rerun", null);
+            await TestTasks.WaitUntilAsync(() =>
+            {
+                var state = service.Get("again-rerun").State;
+                if (state.Status == SyncTaskStatus.Failed) throw new InvalidOperationException(state.LastError?.Message);
+                return state.PendingBackfill.Count == 0;
+            }, TimeSpan.FromSeconds(120), () => "the rerun to finish: " + Events("again-rerun"));
+            Assert.Equal("south", await db.DestinationScalarAsync<string>("SELECT region FROM bench_tellers WHERE tid = 1"));
+            var load0 = load.Transactions;
+            await TestTasks.WaitUntilAsync(() => load.Transactions > load0 + 100, TimeSpan.FromSeconds(30), "more load after the rerun");
+            await load.StopAsync();
+        }
+        await db.OnSourceAsync("UPDATE bench_tellers SET region = 'east' WHERE tid = 4");
+        await harness.CatchUpAsync(TimeSpan.FromSeconds(90));
+        // The stream now carries the new column too.
+        Assert.Equal("east", await db.DestinationScalarAsync<string>("SELECT region FROM bench_tellers WHERE tid = 4"));
+        await harness.AssertEqualAsync();
+        Assert.Contains(_temp.Store.ReadEvents("again-rerun"), e => e.Event.Message.StartsWith("Column region (text) added to public.bench_tellers", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ATableReferencedByAnotherIsCopiedAgainWithoutTouchingTheOther()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE parent (id int PRIMARY KEY, v text); CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent); " +
+                               "INSERT INTO parent SELECT g, 'a' FROM generate_series(1, 1000) g; INSERT INTO child SELECT g, g FROM generate_series(1, 1000) g");
+        var service = new TaskService(_temp.Store);
+        service.Create("again-fk", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental });
+        await using var harness = new StreamingHarness(service, db, "again-fk");
+        await harness.StartAsync();
+        await db.OnDestinationAsync("UPDATE parent SET v = 'damaged' WHERE id <= 10");
+        service.RequestCopyAgain("again-fk", ["parent"]);
+        await db.OnSourceAsync("UPDATE parent SET v = 'b' WHERE id = 500; INSERT INTO parent VALUES (1001, 'new'); INSERT INTO child VALUES (1001, 1001)");
+        await TestTasks.WaitUntilAsync(() => service.Get("again-fk").State.PendingBackfill.Count == 0, TimeSpan.FromSeconds(60), () => "parent to be copied again: " + Events("again-fk"));
+        await harness.CatchUpAsync();
+        await harness.AssertEqualAsync();
+        Assert.Equal(1001L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM child"));
+    }
 }

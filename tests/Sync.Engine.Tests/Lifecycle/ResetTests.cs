@@ -164,6 +164,34 @@ public sealed class ResetTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(SyncTaskStatus.Paused, service.Get("reset-incr").State.Status);
     }
 
+    [Fact]
+    public async Task ACompletedFullTaskIsResetWithClearDestinationAndCopiesTheSourceAsItIsNow()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE parent (id int PRIMARY KEY); CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent); " +
+                               "INSERT INTO parent SELECT generate_series(1, 100); INSERT INTO child SELECT g, g FROM generate_series(1, 100) g");
+        var service = new TaskService(_temp.Store);
+        service.Create("reset-full", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.Full });
+        var host = new Sync.Engine.Runtime.WorkerHost(service.Store, Sync.Engine.Runtime.TaskRunner.For, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        Assert.Equal(0, await host.RunAsync("reset-full", CancellationToken.None));
+        Assert.Equal(SyncTaskStatus.Completed, service.Get("reset-full").State.Status);
+        await db.OnSourceAsync("DELETE FROM child WHERE id > 50; DELETE FROM parent WHERE id > 50; UPDATE parent SET id = id + 1000 WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM child WHERE parent_id = 1)");
+
+        var plan = await service.PlanResetAsync("reset-full", clearDestination: true, CancellationToken.None);
+        Assert.Equal(["public.child", "public.parent"], plan.TablesToTruncate);
+        Assert.DoesNotContain(plan.Actions, a => a.Contains("replication slot", StringComparison.OrdinalIgnoreCase) && a.Contains("new", StringComparison.Ordinal));
+        // The two tables reference each other by a foreign key: one TRUNCATE empties both.
+        var reset = await service.ResetAsync("reset-full", clearDestination: true, CancellationToken.None);
+        Assert.Equal(SyncTaskStatus.Created, reset.Task.State.Status);
+        Assert.Equal(0L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM parent"));
+        Assert.True((await service.RunPrechecksAsync("reset-full", CancellationToken.None)).Passed);
+        Assert.True(await host.RunAsync("reset-full", CancellationToken.None) == 0, service.Get("reset-full").State.LastError?.Message);
+        var report = await new Sync.Engine.Compare.TaskComparer(service.Connections).CompareAsync(service.Get("reset-full"), ComparisonLevel.Row, null, 10, null, CancellationToken.None);
+        Assert.True(report.AllEqual);
+        Assert.Equal(50L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM child"));
+    }
+
     private static bool DropSlot(DatabasePair db, string slot)
     {
         try

@@ -205,9 +205,14 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
         return jobs;
     }
 
-    /// <summary>TRUNCATE, or DELETE when a table outside the copy references it (the session does not fire foreign keys).</summary>
-    private static async Task EmptyAsync(NpgsqlConnection dst, ScopedTable table, CancellationToken ct)
+    /// <summary>
+    /// Empties a destination table inside the caller's transaction: nothing to do when it is empty already (a reset with
+    /// -ClearDestination truncated it), else TRUNCATE, or DELETE when another table references it by a foreign key
+    /// (the session runs as a replica, so the foreign key does not fire).
+    /// </summary>
+    internal static async Task EmptyAsync(NpgsqlConnection dst, ScopedTable table, CancellationToken ct)
     {
+        if (!await dst.ScalarAsync<bool>($"SELECT EXISTS (SELECT 1 FROM ONLY {table.Destination.Sql})", ct).ConfigureAwait(false)) return;
         await dst.ExecuteAsync("SAVEPOINT empty_table", ct).ConfigureAwait(false);
         try
         {
@@ -216,6 +221,13 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
         catch (PostgresException e) when (e.SqlState is "0A000" or "42809")
         {
             await dst.ExecuteAsync("ROLLBACK TO SAVEPOINT empty_table", ct).ConfigureAwait(false);
+            await dst.ExecuteAsync("SAVEPOINT replica_role", ct).ConfigureAwait(false);
+            try { await dst.ExecuteAsync("SET LOCAL session_replication_role = replica", ct).ConfigureAwait(false); }
+            catch (PostgresException denied) when (denied.SqlState == "42501")
+            {
+                // Without the role the referencing rows must go first; the DELETE says which table holds them.
+                await dst.ExecuteAsync("ROLLBACK TO SAVEPOINT replica_role", ct).ConfigureAwait(false);
+            }
             await dst.ExecuteAsync($"DELETE FROM ONLY {table.Destination.Sql}", ct).ConfigureAwait(false);
         }
     }
