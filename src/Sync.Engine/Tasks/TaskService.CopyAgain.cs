@@ -1,4 +1,5 @@
 using Sync.Engine.Catalog;
+using Sync.Engine.Connections;
 using Sync.Engine.Diagnostics;
 
 namespace Sync.Engine.Tasks;
@@ -76,5 +77,46 @@ public sealed partial class TaskService
         var task = Get(plan.TaskName);
         if (task.IsRunning) Store.AddControlRequest(task.Name, ControlAction.Reload, Operator);
         return task;
+    }
+}
+
+public sealed partial class TaskService
+{
+    /// <summary>
+    /// What a Set-SyncTask would change, for -WhatIf: the changed settings, and when the selection changes, the concrete
+    /// source tables that join or leave the task (resolved against the source's catalog when it answers) and what
+    /// happens to them. Changes nothing.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> PlanUpdateAsync(string name, TaskChanges changes, CancellationToken cancellationToken)
+    {
+        var current = Get(name);
+        var next = changes.ApplyTo(current.Definition, Store.Secrets);
+        var actions = new List<string>();
+        if (next.Options != current.Definition.Options) actions.Add("change the task's options");
+        if (next.Options.FlowControl != current.Definition.Options.FlowControl)
+            actions.Add(current.IsRunning ? "apply the new flow control in the running worker at once" : "use the new flow control from the next start");
+        if (next.Source != current.Definition.Source || next.Destination != current.Definition.Destination) actions.Add("change the task's endpoints");
+        if (next.Selection == current.Definition.Selection && next.Mapping == current.Definition.Mapping) return actions.Count > 0 ? actions : ["change the task's definition"];
+        var streaming = current.IsRunning && current.State.Stage == SyncTaskStage.RealtimeSync;
+        try
+        {
+            await using var source = Connections.CreateDataSource(current.Definition.Source, $"sync:{current.Name}:plan", 1);
+            await using var connection = await ConnectionFactory.OpenAsync(source, ServerSide.Source, current.Definition.Source, cancellationToken).ConfigureAwait(false);
+            var catalog = await Catalog.CatalogReader.ReadAsync(connection, includeFunctions: false, cancellationToken).ConfigureAwait(false);
+            var before = Schema.ScopeResolver.Resolve(current.Definition, catalog).DataTables.Select(t => t.Name.ToString()).ToHashSet(StringComparer.Ordinal);
+            var after = Schema.ScopeResolver.Resolve(next, catalog).DataTables.Select(t => t.Name.ToString()).ToHashSet(StringComparer.Ordinal);
+            actions.AddRange(after.Except(before).Order(StringComparer.Ordinal).Select(t => streaming
+                ? $"add {t}: create it on the destination, copy it under its own snapshot while the stream runs, then stream it"
+                : $"add {t}: it is copied and streamed from the next start or resume"));
+            actions.AddRange(before.Except(after).Order(StringComparer.Ordinal).Select(t => streaming
+                ? $"remove {t}: it leaves the publication and the stream; its destination rows are kept"
+                : $"remove {t}: it is no longer synchronized from the next start or resume; its destination rows are kept"));
+            if (after.SetEquals(before)) actions.Add("change the selection; the tables it takes stay the same");
+        }
+        catch (Exception e) when (e is SyncException or Npgsql.NpgsqlException or TimeoutException)
+        {
+            actions.Add($"change the table selection (the source could not be read to list the tables it adds or removes: {ErrorClassifier.Classify(e).Message})");
+        }
+        return actions;
     }
 }

@@ -55,9 +55,17 @@ public sealed class SetSyncTaskCommand : TaskOptionsCmdlet
         foreach (var task in ResolveTasks(names))
         {
             var parameters = string.Join(", ", MyInvocation.BoundParameters.Keys.Where(k => k is not (nameof(Name) or nameof(InputObject) or nameof(PassThru) or "WhatIf" or "Confirm")));
-            if (!ShouldProcess(task.Name, $"Change {parameters}")) continue;
             try
             {
+                // The selection's consequences are worked out against the source (which tables join or leave); the
+                // rest is named by parameter.
+                var selection = changes.IncludeTables ?? changes.ExcludeTables ?? changes.IncludeSchemas ?? changes.ExcludeSchemas ?? changes.AddTables ?? changes.RemoveTables;
+                var actions = selection is not null || changes.SchemaMapping is not null || changes.TableMapping is not null
+                    ? RunEngine(ct => Service.PlanUpdateAsync(task.Name, changes, ct))
+                    : [];
+                var list = string.Join(Environment.NewLine, actions.Select(a => "  - " + a));
+                if (!ShouldProcess(actions.Count == 0 ? $"Change {parameters} of task '{task.Name}'" : $"Change {parameters} of task '{task.Name}':{Environment.NewLine}{list}",
+                        $"Change {parameters} of task '{task.Name}'?{(actions.Count == 0 ? "" : Environment.NewLine + list)}", "Set-SyncTask")) continue;
                 var updated = Service.Update(task.Name, changes);
                 if (PassThru) WriteObject(new SyncTask(updated));
             }

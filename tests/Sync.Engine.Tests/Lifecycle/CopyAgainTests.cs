@@ -101,6 +101,10 @@ public sealed class CopyAgainTests(PostgresFixture postgres) : IDisposable
         await using (var load = new WriteLoad(db.SourceConnectionString, seed: 12))
         {
             await TestTasks.WaitUntilAsync(() => Interlocked.Read(ref writes) > 50, TimeSpan.FromSeconds(30), "writes into the new table");
+            var revision = service.Get("again-add").Definition.Revision;
+            var whatIf = await service.PlanUpdateAsync("again-add", new TaskChanges { AddTables = ["public.extra"] }, CancellationToken.None);
+            Assert.Equal(["add public.extra: create it on the destination, copy it under its own snapshot while the stream runs, then stream it"], whatIf);
+            Assert.Equal(revision, service.Get("again-add").Definition.Revision);
             service.Update("again-add", new TaskChanges { AddTables = ["public.extra"] });
             Assert.Contains("public.extra", service.Get("again-add").Definition.Selection.IncludeTables);
             await TestTasks.WaitUntilAsync(() =>
@@ -122,6 +126,8 @@ public sealed class CopyAgainTests(PostgresFixture postgres) : IDisposable
 
         // Removing a table: it leaves the publication and the stream; its destination rows stay as they were.
         var kept = await db.DestinationScalarAsync<long>("SELECT count(*) FROM bench_history");
+        Assert.Contains("remove public.bench_history: it leaves the publication and the stream; its destination rows are kept",
+            await service.PlanUpdateAsync("again-add", new TaskChanges { RemoveTables = ["public.bench_history"] }, CancellationToken.None));
         service.Update("again-add", new TaskChanges { RemoveTables = ["public.bench_history"] });
         var publication = TaskNaming.PublicationName(service.Get("again-add").Definition);
         await TestTasks.WaitUntilAsync(() => db.SourceScalarAsync<long>(
