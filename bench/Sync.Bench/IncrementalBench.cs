@@ -25,7 +25,13 @@ internal static partial class IncrementalBench
         ALTER TABLE probe ENABLE ALWAYS TRIGGER probe_arrival;
         """;
 
-    private sealed record Result(string Name, double SourceTps, double AppliedTps, double RowsPerSecond, double P50, double P99, double CatchUp, long? PeakBytes, long Transactions);
+    private sealed record Result(string Name, double SourceTps, double AppliedTps, double RowsPerSecond, double P50, double P99, double CatchUp, long? PeakBytes, long Transactions)
+    {
+        /// <summary>The backlog phase: transactions written while the follower was stopped, and how long it took to apply them.</summary>
+        public long BacklogTransactions { get; init; }
+        public double DrainSeconds { get; init; }
+        public double DrainTps => DrainSeconds > 0 ? BacklogTransactions / DrainSeconds : 0;
+    }
 
     public static async Task<int> RunAsync(int scale, int seconds, int clients, Dictionary<string, string> settings)
     {
@@ -44,6 +50,13 @@ internal static partial class IncrementalBench
                 $"| {r.Name} | {r.SourceTps:0} | {r.AppliedTps:0} | {r.RowsPerSecond:0} | {r.P50:0.000} | {r.P99:0.000} | {r.CatchUp:0.0} | {(r.PeakBytes is { } p ? Mb(p) : "in server")} |"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Applied throughput, Sync vs native: {results[0].AppliedTps / results[1].AppliedTps:0.00}x. Both destinations were checked equal to their source (row counts and balances)."));
+        Console.WriteLine();
+        Console.WriteLine($"Backlog: {seconds} s of the same load written while the follower was stopped, then applied from a standing start (apply speed alone, without competing with the load for the cores).");
+        Console.WriteLine("| System | Backlog transactions | Drain time (s) | Drain tps |");
+        Console.WriteLine("|---|---:|---:|---:|");
+        foreach (var r in results)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {r.Name} | {r.BacklogTransactions} | {r.DrainSeconds:0.0} | {r.DrainTps:0} |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Drain throughput, Sync vs native: {results[0].DrainTps / results[1].DrainTps:0.00}x."));
         return 0;
     }
 
@@ -61,6 +74,10 @@ internal static partial class IncrementalBench
         await ExecuteAsync(target, db, ProbeTrigger);
         var slot = TaskNaming.SlotName(service.Get("bench-inc").Definition);
         var result = await LoadAndMeasureAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients);
+        var (backlog, drain) = await BacklogAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients,
+            () => service.RequestStopAsync("bench-inc", ControlAction.Pause, wait: true, CancellationToken.None),
+            () => service.ResumeAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), CancellationToken.None));
+        result = result with { BacklogTransactions = backlog, DrainSeconds = drain };
         await service.RequestStopAsync("bench-inc", ControlAction.Stop, wait: true, CancellationToken.None);
         await service.RemoveAsync("bench-inc", force: true, CancellationToken.None);
         Directory.Delete(home, true);
@@ -87,8 +104,40 @@ internal static partial class IncrementalBench
             await Task.Delay(200);
         }
         var result = await LoadAndMeasureAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients);
+        var (backlog, drain) = await BacklogAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients,
+            () => ExecuteAsync(target, db, "ALTER SUBSCRIPTION bench_sub DISABLE"),
+            () => ExecuteAsync(target, db, "ALTER SUBSCRIPTION bench_sub ENABLE"));
+        result = result with { BacklogTransactions = backlog, DrainSeconds = drain };
         await ExecuteAsync(target, db, "DROP SUBSCRIPTION bench_sub");
         return result;
+    }
+
+    /// <summary>
+    /// Stops the follower, writes the load for the same time, then starts it and times how long it takes until the slot
+    /// has confirmed the source's position at the end of the load; checks the destination equal.
+    /// </summary>
+    private static async Task<(long Transactions, double Seconds)> BacklogAsync(string name, PostgresCluster source, PostgresCluster target, string db, string slot,
+        int seconds, int clients, Func<Task> stop, Func<Task> start)
+    {
+        await stop();
+        var output = ProcessTreeMemory.Run("pgbench", ["-c", clients.ToString(CultureInfo.InvariantCulture), "-j", "2", "-T", seconds.ToString(CultureInfo.InvariantCulture), "-n", db], PgEnvironment(source)).Output;
+        var transactions = long.Parse(TransactionsRegex().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+        var endLsn = await ScalarAsync<string>(source, db, "SELECT pg_current_wal_lsn()::text");
+        var drain = Stopwatch.StartNew();
+        await start();
+        while (await ScalarAsync<bool>(source, db, $"SELECT coalesce(confirmed_flush_lsn, '0/0') < '{endLsn}'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'"))
+        {
+            if (drain.Elapsed > TimeSpan.FromMinutes(30)) throw new TimeoutException($"{name} did not drain its backlog");
+            await Task.Delay(50);
+        }
+        var drainSeconds = drain.Elapsed.TotalSeconds;
+        foreach (var check in new[] { "SELECT count(*) FROM pgbench_history", "SELECT sum(abalance) FROM pgbench_accounts", "SELECT sum(tbalance) FROM pgbench_tellers" })
+        {
+            var expected = await ScalarAsync<long>(source, db, check);
+            var actual = await ScalarAsync<long>(target, db, check);
+            if (expected != actual) throw new InvalidOperationException($"{name} after the backlog: '{check}' is {actual} on the destination and {expected} on the source.");
+        }
+        return (transactions, drainSeconds);
     }
 
     private static async Task PrepareAsync(PostgresCluster source, string db, int scale)
