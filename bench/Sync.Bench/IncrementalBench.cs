@@ -31,6 +31,8 @@ internal static partial class IncrementalBench
         public long BacklogTransactions { get; init; }
         public double DrainSeconds { get; init; }
         public double DrainTps => DrainSeconds > 0 ? BacklogTransactions / DrainSeconds : 0;
+        /// <summary>CPU seconds the follower's own processes used for the drain (Sync: worker and its apply backend; native: the apply worker).</summary>
+        public double DrainCpuSeconds { get; init; }
     }
 
     public static async Task<int> RunAsync(int scale, int seconds, int clients, Dictionary<string, string> settings)
@@ -52,10 +54,11 @@ internal static partial class IncrementalBench
             $"Applied throughput, Sync vs native: {results[0].AppliedTps / results[1].AppliedTps:0.00}x. Both destinations were checked equal to their source (row counts and balances)."));
         Console.WriteLine();
         Console.WriteLine($"Backlog: {seconds} s of the same load written while the follower was stopped, then applied from a standing start (apply speed alone, without competing with the load for the cores).");
-        Console.WriteLine("| System | Backlog transactions | Drain time (s) | Drain tps |");
-        Console.WriteLine("|---|---:|---:|---:|");
+        Console.WriteLine("| System | Backlog transactions | Drain time (s) | Drain tps | Follower CPU (s) | CPU ms per 1000 transactions |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|");
         foreach (var r in results)
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {r.Name} | {r.BacklogTransactions} | {r.DrainSeconds:0.0} | {r.DrainTps:0} |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Name} | {r.BacklogTransactions} | {r.DrainSeconds:0.0} | {r.DrainTps:0} | {r.DrainCpuSeconds:0.0} | {1e6 * r.DrainCpuSeconds / Math.Max(1, r.BacklogTransactions):0.0} |"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Drain throughput, Sync vs native: {results[0].DrainTps / results[1].DrainTps:0.00}x."));
         return 0;
     }
@@ -74,10 +77,18 @@ internal static partial class IncrementalBench
         await ExecuteAsync(target, db, ProbeTrigger);
         var slot = TaskNaming.SlotName(service.Get("bench-inc").Definition);
         var result = await LoadAndMeasureAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients);
-        var (backlog, drain) = await BacklogAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients,
+        var (backlog, drain, cpu) = await BacklogAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients,
             () => service.RequestStopAsync("bench-inc", ControlAction.Pause, wait: true, CancellationToken.None),
-            () => service.ResumeAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), CancellationToken.None));
-        result = result with { BacklogTransactions = backlog, DrainSeconds = drain };
+            () => service.ResumeAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), CancellationToken.None),
+            async () =>
+            {
+                var worker = service.Get("bench-inc").State.Worker?.ProcessId ?? 0;
+                var backend = await ScalarAsync<int>(target, db, "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE application_name = 'sync:bench-inc:apply'");
+                var (workerCpu, backendCpu) = (CpuSeconds(worker), CpuSeconds(backend));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Sync drain CPU: worker process {workerCpu:0.0} s, its apply backend on the destination {backendCpu:0.0} s."));
+                return workerCpu + backendCpu;
+            });
+        result = result with { BacklogTransactions = backlog, DrainSeconds = drain, DrainCpuSeconds = cpu };
         await service.RequestStopAsync("bench-inc", ControlAction.Stop, wait: true, CancellationToken.None);
         await service.RemoveAsync("bench-inc", force: true, CancellationToken.None);
         Directory.Delete(home, true);
@@ -104,10 +115,11 @@ internal static partial class IncrementalBench
             await Task.Delay(200);
         }
         var result = await LoadAndMeasureAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients);
-        var (backlog, drain) = await BacklogAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients,
+        var (backlog, drain, cpu) = await BacklogAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients,
             () => ExecuteAsync(target, db, "ALTER SUBSCRIPTION bench_sub DISABLE"),
-            () => ExecuteAsync(target, db, "ALTER SUBSCRIPTION bench_sub ENABLE"));
-        result = result with { BacklogTransactions = backlog, DrainSeconds = drain };
+            () => ExecuteAsync(target, db, "ALTER SUBSCRIPTION bench_sub ENABLE"),
+            async () => CpuSeconds(await ScalarAsync<int>(target, db, "SELECT coalesce(max(pid), 0) FROM pg_stat_subscription WHERE subname = 'bench_sub'")));
+        result = result with { BacklogTransactions = backlog, DrainSeconds = drain, DrainCpuSeconds = cpu };
         await ExecuteAsync(target, db, "DROP SUBSCRIPTION bench_sub");
         return result;
     }
@@ -116,8 +128,8 @@ internal static partial class IncrementalBench
     /// Stops the follower, writes the load for the same time, then starts it and times how long it takes until the slot
     /// has confirmed the source's position at the end of the load; checks the destination equal.
     /// </summary>
-    private static async Task<(long Transactions, double Seconds)> BacklogAsync(string name, PostgresCluster source, PostgresCluster target, string db, string slot,
-        int seconds, int clients, Func<Task> stop, Func<Task> start)
+    private static async Task<(long Transactions, double Seconds, double CpuSeconds)> BacklogAsync(string name, PostgresCluster source, PostgresCluster target, string db, string slot,
+        int seconds, int clients, Func<Task> stop, Func<Task> start, Func<Task<double>> followerCpu)
     {
         await stop();
         var output = ProcessTreeMemory.Run("pgbench", ["-c", clients.ToString(CultureInfo.InvariantCulture), "-j", "2", "-T", seconds.ToString(CultureInfo.InvariantCulture), "-n", db], PgEnvironment(source)).Output;
@@ -131,13 +143,27 @@ internal static partial class IncrementalBench
             await Task.Delay(50);
         }
         var drainSeconds = drain.Elapsed.TotalSeconds;
+        // The follower's processes were started for the drain (a new worker; a re-enabled apply worker): their CPU is the drain's.
+        var cpu = await followerCpu();
         foreach (var check in new[] { "SELECT count(*) FROM pgbench_history", "SELECT sum(abalance) FROM pgbench_accounts", "SELECT sum(tbalance) FROM pgbench_tellers" })
         {
             var expected = await ScalarAsync<long>(source, db, check);
             var actual = await ScalarAsync<long>(target, db, check);
             if (expected != actual) throw new InvalidOperationException($"{name} after the backlog: '{check}' is {actual} on the destination and {expected} on the source.");
         }
-        return (transactions, drainSeconds);
+        return (transactions, drainSeconds, cpu);
+    }
+
+    /// <summary>User plus system CPU seconds of a process so far, from /proc (0 when it is gone or unknown).</summary>
+    private static double CpuSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return 0; }
     }
 
     private static async Task PrepareAsync(PostgresCluster source, string db, int scale)

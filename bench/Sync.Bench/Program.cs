@@ -46,7 +46,10 @@ namespace Sync.Bench
     {
         public static string Root { get; } = FindRoot();
         public static string Configuration { get; } = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
-        public static string WorkerDll => Path.Combine(Root, "src", "Sync.Worker", "bin", Configuration, "net8.0", "Sync.Worker.dll");
+        /// <summary>This tree's worker, or another build of it (SYNC_BENCH_WORKER) to compare two versions on the same run's servers.</summary>
+        public static string WorkerDll => Environment.GetEnvironmentVariable("SYNC_BENCH_WORKER") is { Length: > 0 } other
+            ? other
+            : Path.Combine(Root, "src", "Sync.Worker", "bin", Configuration, "net8.0", "Sync.Worker.dll");
 
         private static string FindRoot()
         {
