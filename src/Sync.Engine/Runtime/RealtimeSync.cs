@@ -191,7 +191,13 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             if (coordinator.HasWork)
             {
                 coordinator.ThrowIfFailed();
-                foreach (var table in coordinator.TakeFreezes()) SetTableLsn(table, Frozen);
+                if (!inTransaction && coordinator.TakeFreezes() is { Count: > 0 } freezes)
+                {
+                    foreach (var table in freezes.SelectMany(f => f.Tables)) SetTableLsn(table, Frozen);
+                    // What the stream applied of these tables commits before the table sync may empty them.
+                    await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
+                    BackfillCoordinator.Acknowledge(freezes);
+                }
             }
             if (Interlocked.Exchange(ref _nextScope, null) is { } changed)
             {
@@ -356,18 +362,18 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                             $"{string.Join(", ", removed.Order())} left the task: no longer in its publication or applied; their destination rows are kept.");
                     }
                 }
-                var work = task.Mode == SyncTaskMode.FullIncremental ? TablesToCopyAgain(next, context.Store.ReadState(task.Name)) : ([], new HashSet<QualifiedName>(), false);
+                var work = task.Mode == SyncTaskMode.FullIncremental ? TablesToCopyAgain(next, context.Store.ReadState(task.Name)) : ([], new HashSet<QualifiedName>(), false, []);
+                if (work.Tables.Count > 0 && !messages)
+                    throw new SyncException(ErrorIds.SyncTaskInvalidState, SyncErrorCategory.InvalidOperation,
+                        $"Task '{task.Name}' cannot copy tables again while it streams: the source is older than PostgreSQL 14 and cannot mark the hand-over point. " +
+                        "Suspend the task and use Reset-SyncTask instead.", task.Name);
                 // New tables are frozen before the stream sees them in its scope, so it applies nothing of theirs early.
                 if (work.Tables.Count > 0) await coordinator.FreezeAsync(work.Tables.Select(t => t.Name.ToString()).ToList(), ct).ConfigureAwait(false);
                 Volatile.Write(ref _nextScope, next);
                 current = next;
                 if (work.Tables.Count > 0)
                 {
-                    if (!messages)
-                        throw new SyncException(ErrorIds.SyncTaskInvalidState, SyncErrorCategory.InvalidOperation,
-                            $"Task '{task.Name}' cannot copy tables again while it streams: the source is older than PostgreSQL 14 and cannot mark the hand-over point. " +
-                            "Suspend the task and use Reset-SyncTask instead.", task.Name);
-                    await new TableSync(context, coordinator).RunAsync(next, work.Tables, work.Added, work.AddColumns, ct).ConfigureAwait(false);
+                    await new TableSync(context, coordinator).RunAsync(next, work.Tables, work.Added, work.AddColumns, work.Requests, ct).ConfigureAwait(false);
                     if (context.Store.ReadState(task.Name).PendingBackfill.Count > 0) signal.Release();
                 }
             }
@@ -389,7 +395,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     /// Tables of the scope that need a table sync: those asked for with Restart-SyncTask ("*": all, with missing columns
     /// added), those a table sync did not finish, and those the task has never copied (added to its selection).
     /// </summary>
-    private static (IReadOnlyList<ScopedTable> Tables, IReadOnlySet<QualifiedName> Added, bool AddColumns) TablesToCopyAgain(TaskScope scope, TaskState state)
+    private static (IReadOnlyList<ScopedTable> Tables, IReadOnlySet<QualifiedName> Added, bool AddColumns, IReadOnlyList<string> Requests) TablesToCopyAgain(TaskScope scope, TaskState state)
     {
         var all = state.PendingBackfill.Contains("*");
         var pending = state.PendingBackfill.ToHashSet(StringComparer.Ordinal);
@@ -398,7 +404,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         var added = scope.DataTables.Where(t => known.GetValueOrDefault(t.Name.ToString()) is not { State: TableCopyState.Copied, SnapshotLsn: not null })
             .Select(t => t.Name).ToHashSet();
         var tables = scope.DataTables.Where(t => all || pending.Contains(t.Name.ToString()) || added.Contains(t.Name)).ToList();
-        return (tables, added, all);
+        return (tables, added, all, state.PendingBackfill);
     }
 
     private void WarnUnfinishedCopies(Dictionary<string, SyncLsn> tableLsns)

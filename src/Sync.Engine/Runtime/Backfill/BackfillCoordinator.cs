@@ -37,18 +37,36 @@ public sealed class BackfillCoordinator
         return done.Task.WaitAsync(ct);
     }
 
-    /// <summary>Stream: the tables it must stop applying from now on (it acknowledges them by this call).</summary>
-    public IReadOnlyList<string> TakeFreezes()
+    /// <summary>
+    /// Stream, between source transactions: the freeze requests waiting. It stops applying their tables, commits what it
+    /// has applied of them, and only then acknowledges (<see cref="Acknowledge"/>), so the table sync never empties a
+    /// table under changes the stream still holds. A hand-over of those tables that the stream has not taken yet is
+    /// withdrawn: they are being copied again.
+    /// </summary>
+    public IReadOnlyList<(IReadOnlyList<string> Tables, TaskCompletionSource Done)> TakeFreezes()
     {
         lock (_gate)
         {
             if (_freezeRequests.Count == 0) return [];
-            var tables = _freezeRequests.SelectMany(r => r.Tables).ToList();
-            foreach (var request in _freezeRequests) request.Done.TrySetResult();
+            var taken = _freezeRequests.ToList();
             _freezeRequests.Clear();
-            _pending = _ready.Count > 0;
-            return tables;
+            var frozen = taken.SelectMany(r => r.Tables).ToHashSet(StringComparer.Ordinal);
+            for (var i = _ready.Count - 1; i >= 0; i--)
+            {
+                var remaining = _ready[i].Tables.Where(t => !frozen.Contains(t)).ToList();
+                if (remaining.Count == _ready[i].Tables.Count) continue;
+                if (remaining.Count == 0) _ready.RemoveAt(i);
+                else _ready[i] = (remaining, _ready[i].Boundary);
+            }
+            _pending = _ready.Count > 0 || _failure is not null;
+            return taken;
         }
+    }
+
+    /// <summary>Stream: the frozen tables' changes it applied are committed; the table syncs may go on.</summary>
+    public static void Acknowledge(IReadOnlyList<(IReadOnlyList<string> Tables, TaskCompletionSource Done)> freezes)
+    {
+        foreach (var freeze in freezes) freeze.Done.TrySetResult();
     }
 
     /// <summary>
@@ -79,7 +97,7 @@ public sealed class BackfillCoordinator
             if (_ready.Count == 0) return [];
             var taken = _ready.Where(r => position >= r.Boundary).ToList();
             if (taken.Count > 0) _ready.RemoveAll(r => position >= r.Boundary);
-            _pending = _ready.Count > 0 || _freezeRequests.Count > 0;
+            _pending = _ready.Count > 0 || _freezeRequests.Count > 0 || _failure is not null;
             return taken;
         }
     }

@@ -27,8 +27,10 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
     /// <param name="tables">The tables to copy again.</param>
     /// <param name="added">Those of them the destination may not have yet (created here, with indexes after the data).</param>
     /// <param name="addColumns">Add destination columns the source has and the destination lacks (a rerun).</param>
+    /// <param name="requests">The task's pending requests this run serves: only these leave the list at the hand-over.</param>
     /// <param name="ct">Cancelled when the stream ends; the tables stay pending and the next run copies them again.</param>
-    public async Task RunAsync(TaskScope scope, IReadOnlyList<ScopedTable> tables, IReadOnlySet<QualifiedName> added, bool addColumns, CancellationToken ct)
+    public async Task RunAsync(TaskScope scope, IReadOnlyList<ScopedTable> tables, IReadOnlySet<QualifiedName> added, bool addColumns,
+        IReadOnlyList<string> requests, CancellationToken ct)
     {
         var task = context.Definition;
         var names = tables.Select(t => t.Name.ToString()).ToList();
@@ -116,9 +118,11 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
             var boundary = await CatchUpAsync(lease, scope, tables, ct).ConfigureAwait(false);
             var now = context.Clock.GetUtcNow();
             var set = names.ToHashSet(StringComparer.Ordinal);
+            var served = requests.ToHashSet(StringComparer.Ordinal);
             context.UpdateState(s => s with
             {
-                PendingBackfill = s.PendingBackfill.Where(p => p != "*" && !set.Contains(p)).ToArray(),
+                // Requests made while this run copied stay for the next one.
+                PendingBackfill = s.PendingBackfill.Where(p => !served.Contains(p)).ToArray(),
                 Copy = s.Copy! with
                 {
                     Tables = s.Copy.Tables.Select(t => set.Contains(t.Source) ? t with { State = TableCopyState.Copied, SnapshotLsn = boundary.ToString(), EndedAt = now } : t).ToArray(),
@@ -253,6 +257,7 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
         var relations = new Dictionary<uint, ApplyTable?>();
         var policy = task.Options.ConflictPolicy;
         var inTransaction = false;
+        var inSource = false;
         var commitLsn = SyncLsn.Invalid;
         await foreach (var next in reader.ReadAsync(null, ct).ConfigureAwait(false))
         {
@@ -261,6 +266,7 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
                 case BeginEvent begin:
                     commitLsn = begin.CommitLsn;
                     inTransaction = false;
+                    inSource = true;
                     break;
                 case RelationEvent relation:
                     relations[relation.RelationId] = wanted.TryGetValue(new QualifiedName(relation.Schema, relation.Name), out var scoped)
@@ -292,6 +298,7 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
                 case CommitEvent commit:
                     if (inTransaction) applier.EndSourceTransaction(commit);
                     inTransaction = false;
+                    inSource = false;
                     // Source transactions are grouped into destination transactions as the stream does; once a group is
                     // committed (or none is open), everything that committed up to here is applied and the stream may
                     // take over after it.
@@ -300,6 +307,8 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
                     if (coordinator.TryHandOver(names, new SyncLsn(commit.CommitLsn.Value + 1))) return new SyncLsn(commit.CommitLsn.Value + 1);
                     break;
                 case HeartbeatEvent heartbeat:
+                    // A transactional message sits inside its transaction: not a point between transactions.
+                    if (inSource) break;
                     await applier.CommitGroupAsync(WriteConflicts, ct).ConfigureAwait(false);
                     if (coordinator.TryHandOver(names, heartbeat.Lsn)) return heartbeat.Lsn;
                     break;
