@@ -343,6 +343,9 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                 if (!first) await signal.WaitAsync(ct).ConfigureAwait(false);
                 first = false;
                 var task = context.Definition;
+                // The requests are read before the catalog, so the catalog is at least as new as the newest request
+                // served here (a rerun asked for after a column was added must see that column).
+                var requested = context.Store.ReadState(task.Name);
                 var factory = new ConnectionFactory(context.Store.Secrets);
                 TaskScope next;
                 await using (var source = factory.CreateDataSource(task.Source, $"sync:{task.Name}:scope", 1))
@@ -362,7 +365,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                             $"{string.Join(", ", removed.Order())} left the task: no longer in its publication or applied; their destination rows are kept.");
                     }
                 }
-                var work = task.Mode == SyncTaskMode.FullIncremental ? TablesToCopyAgain(next, context.Store.ReadState(task.Name)) : ([], new HashSet<QualifiedName>(), false, []);
+                var work = task.Mode == SyncTaskMode.FullIncremental ? TablesToCopyAgain(next, requested) : ([], new HashSet<QualifiedName>(), false, []);
                 if (work.Tables.Count > 0 && !messages)
                     throw new SyncException(ErrorIds.SyncTaskInvalidState, SyncErrorCategory.InvalidOperation,
                         $"Task '{task.Name}' cannot copy tables again while it streams: the source is older than PostgreSQL 14 and cannot mark the hand-over point. " +

@@ -217,6 +217,8 @@ public sealed class CopyAgainTests(PostgresFixture postgres) : IDisposable
                 if (state.Status == SyncTaskStatus.Failed) throw new InvalidOperationException(state.LastError?.Message);
                 return state.PendingBackfill.Count == 0;
             }, TimeSpan.FromSeconds(120), () => "the rerun to finish: " + Events("again-rerun"));
+            var columns = await db.DestinationScalarAsync<string>("SELECT string_agg(attname, ',') FROM pg_attribute WHERE attrelid = 'bench_tellers'::regclass AND attnum > 0");
+            Assert.True(columns.Contains("region", StringComparison.Ordinal), $"no region column ({columns}): {Events("again-rerun")}");
             Assert.Equal("south", await db.DestinationScalarAsync<string>("SELECT region FROM bench_tellers WHERE tid = 1"));
             var load0 = load.Transactions;
             await TestTasks.WaitUntilAsync(() => load.Transactions > load0 + 100, TimeSpan.FromSeconds(30), "more load after the rerun");
