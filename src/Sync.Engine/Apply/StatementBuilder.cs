@@ -11,6 +11,20 @@ namespace Sync.Engine.Apply;
 /// </summary>
 public static class StatementBuilder
 {
+    /// <summary>The statement for a row change, or null when the table does not synchronize that operation.</summary>
+    public static ApplyStatement? For(ApplyTable table, RowEvent change, ConflictPolicy policy) => change.Kind switch
+    {
+        RowChangeKind.Insert when table.Allows(TableOperations.Insert) => Insert(table, change, policy),
+        RowChangeKind.Update when table.Allows(TableOperations.Update) => Update(table, change, policy),
+        RowChangeKind.Delete when table.Allows(TableOperations.Delete) => Delete(table, change),
+        _ => null,
+    };
+
+    /// <summary>The tables of a TRUNCATE that the task applies: carried, allowing DDL, and copied before this transaction.</summary>
+    public static List<ApplyTable> Truncated(TruncateEvent truncate, IReadOnlyDictionary<uint, ApplyTable?> relations, SyncLsn commitLsn) =>
+        truncate.RelationIds.Select(id => relations.GetValueOrDefault(id))
+            .Where(t => t is not null && t.Allows(TableOperations.Ddl) && commitLsn >= t.SnapshotLsn).Select(t => t!).ToList();
+
     public static ApplyStatement Insert(ApplyTable table, RowEvent change, ConflictPolicy policy)
     {
         var (columns, parameters) = Present(table, change.NewValues!, change.Unchanged);

@@ -233,7 +233,7 @@ public sealed partial class FullSync(TaskRunContext context)
     }
 
     /// <summary>Index and constraint steps per destination table; without -SyncIndexes only primary keys (and their index builds).</summary>
-    private static Dictionary<QualifiedName, IReadOnlyList<DdlStep>> IndexStepsByTable(TaskDefinition task, SchemaPlan plan)
+    internal static Dictionary<QualifiedName, IReadOnlyList<DdlStep>> IndexStepsByTable(TaskDefinition task, SchemaPlan plan)
     {
         var primaryKeys = plan.Indexes.Where(s => s.Kind == "PrimaryKey").Select(s => s.Object).ToHashSet();
         var steps = task.Options.SyncIndexes ? plan.Indexes : plan.Indexes.Where(s => primaryKeys.Contains(s.Object)).ToList();

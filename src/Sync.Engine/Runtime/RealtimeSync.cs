@@ -269,18 +269,11 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                         break;
                     case RowEvent row when !skipping:
                         if (relations.GetValueOrDefault(row.RelationId) is not { } table || commitLsn < table.SnapshotLsn) break;
-                        var statement = row.Kind switch
-                        {
-                            RowChangeKind.Insert when table.Allows(TableOperations.Insert) => StatementBuilder.Insert(table, row, policy),
-                            RowChangeKind.Update when table.Allows(TableOperations.Update) => StatementBuilder.Update(table, row, policy),
-                            RowChangeKind.Delete when table.Allows(TableOperations.Delete) => StatementBuilder.Delete(table, row),
-                            _ => null,
-                        };
+                        var statement = StatementBuilder.For(table, row, policy);
                         if (statement is not null) await applier.AddAsync(statement, halt).ConfigureAwait(false);
                         break;
                     case TruncateEvent truncate when !skipping:
-                        var truncated = truncate.RelationIds.Select(id => relations.GetValueOrDefault(id))
-                            .Where(t => t is not null && t.Allows(TableOperations.Ddl) && commitLsn >= t.SnapshotLsn).Select(t => t!).ToList();
+                        var truncated = StatementBuilder.Truncated(truncate, relations, commitLsn);
                         if (truncated.Count > 0)
                         {
                             await applier.TruncateAsync(truncated, truncate.Cascade, truncate.RestartIdentity, halt).ConfigureAwait(false);
@@ -404,7 +397,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         var pending = state.PendingBackfill.ToHashSet(StringComparer.Ordinal);
         var known = (state.Copy?.Tables ?? []).ToDictionary(t => t.Source, StringComparer.Ordinal);
         // A table sync records the new snapshot position only at its hand-over: a table without one was being copied.
-        var added = scope.DataTables.Where(t => known.GetValueOrDefault(t.Name.ToString()) is not { State: TableCopyState.Copied, SnapshotLsn: not null })
+        var added = scope.DataTables.Where(t => known.GetValueOrDefault(t.Name.ToString()) is not { InStream: true })
             .Select(t => t.Name).ToHashSet();
         var tables = scope.DataTables.Where(t => all || pending.Contains(t.Name.ToString()) || added.Contains(t.Name)).ToList();
         return (tables, added, all, state.PendingBackfill);
@@ -565,7 +558,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     }
 
     /// <summary>Prepares the apply session; true when triggers and foreign keys are off in it (session_replication_role = replica).</summary>
-    private static async Task<bool> PrepareApplySessionAsync(NpgsqlConnection destination, CancellationToken ct)
+    internal static async Task<bool> PrepareApplySessionAsync(NpgsqlConnection destination, CancellationToken ct)
     {
         await using (var command = new NpgsqlCommand("SET synchronous_commit = on; SET search_path = pg_catalog", destination))
             await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);

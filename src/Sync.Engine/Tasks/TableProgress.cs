@@ -19,4 +19,7 @@ public sealed record TableProgress
     public IReadOnlyList<RangeProgress> Ranges { get; init; } = [];
     /// <summary>The destination table existed before the task: it is never truncated, rows go through the conflict policy.</summary>
     public bool PreExisting { get; init; }
+
+    /// <summary>Copied and handed to the stream at a position (a table sync records the position only at its hand-over).</summary>
+    public bool InStream => State == TableCopyState.Copied && SnapshotLsn is not null;
 }

@@ -24,6 +24,13 @@ public sealed record TaskState
     /// missing destination columns added first. A table leaves the list when its table sync hands it back to the stream.
     /// </summary>
     public IReadOnlyList<string> PendingBackfill { get; init; } = [];
+
+    /// <summary>
+    /// The table waits to be copied again while the stream skips it: asked for with Restart-SyncTask, or added to (or
+    /// being copied by) a streaming task and not yet handed to the stream.
+    /// </summary>
+    public bool AwaitsCopy(TableProgress table) =>
+        PendingBackfill.Contains("*") || PendingBackfill.Contains(table.Source) || (Copy?.CompletedAt is not null && !table.InStream);
     public StreamProgress? Stream { get; init; }
     public IReadOnlyList<ServerObject> ServerObjects { get; init; } = [];
     public DateTimeOffset? LastEventAt { get; init; }

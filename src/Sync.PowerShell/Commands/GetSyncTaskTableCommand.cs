@@ -30,15 +30,11 @@ public sealed class GetSyncTaskTableCommand : TaskTargetCmdlet
         }
         foreach (var task in Targets())
         {
-            var pending = task.State.PendingBackfill.ToHashSet(StringComparer.Ordinal);
-            var streaming = task.State.Copy?.CompletedAt is not null;
             foreach (var table in task.State.Copy?.Tables ?? [])
             {
                 if (patterns is not null && !patterns.Any(p => p.MatchesTable(QualifiedName.Parse(table.Source)))) continue;
                 if (State is not null && !State.Contains(table.State)) continue;
-                // Asked for with Restart-SyncTask, or added to the running task and not yet handed to the stream (no snapshot position).
-                var pendingCopy = pending.Contains("*") || pending.Contains(table.Source) || (streaming && table.SnapshotLsn is null);
-                WriteObject(new SyncTaskTable(task.Name, table, pendingCopy));
+                WriteObject(new SyncTaskTable(task.Name, table, task.State.AwaitsCopy(table)));
             }
         }
     }

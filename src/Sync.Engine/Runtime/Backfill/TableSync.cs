@@ -100,11 +100,12 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
                 }
                 tracker.Flush();
             }
-            var indexes = plan.Indexes.Where(s => s.Table is { } t && tables.Any(x => x.Destination == t) && (task.Options.SyncIndexes || s.Kind is "PrimaryKey" or SchemaBuilder.IndexKind && IsKeyIndex(plan, s))).ToList();
+            // The same index and key steps as the full copy's (only keys without -SyncIndexes), for these tables.
+            var indexes = FullSync.IndexStepsByTable(task, plan).Where(kv => tables.Any(t => t.Destination == kv.Key)).ToList();
             if (indexes.Count > 0)
             {
                 var builder = new IndexBuilder(destination, workers, ct);
-                foreach (var group in indexes.GroupBy(s => s.Table)) builder.Enqueue(group.ToList());
+                foreach (var (_, steps) in indexes) builder.Enqueue(steps);
                 await builder.CompletionAsync().ConfigureAwait(false);
             }
             await using (var dst = await ConnectionFactory.OpenAsync(destination, ServerSide.Destination, task.Destination, ct).ConfigureAwait(false))
@@ -131,9 +132,6 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
             LogHandedOver(task.Name, names.Count, boundary.ToString());
         }
     }
-
-    private static bool IsKeyIndex(SchemaPlan plan, DdlStep index) =>
-        plan.Indexes.Any(p => p.Kind == "PrimaryKey" && p.Object == index.Object);
 
     /// <summary>Adds columns the source has and the destination table lacks (the rerun's schema step).</summary>
     private async Task AddMissingColumnsAsync(NpgsqlConnection dst, TaskScope scope, IReadOnlyList<ScopedTable> tables, CancellationToken ct)
@@ -249,9 +247,7 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
         applyBuilder.Pooling = false;
         await using var destination = new NpgsqlConnection(applyBuilder.ConnectionString);
         await destination.OpenAsync(ct).ConfigureAwait(false);
-        await destination.ExecuteAsync("SET synchronous_commit = on; SET search_path = pg_catalog", ct).ConfigureAwait(false);
-        try { await destination.ExecuteAsync("SET session_replication_role = replica", ct).ConfigureAwait(false); }
-        catch (PostgresException e) when (e.SqlState == "42501") { }
+        await RealtimeSync.PrepareApplySessionAsync(destination, ct).ConfigureAwait(false);
         var applier = new ChangeApplier(destination, Checkpoint.None, task.Name, context.Clock) { SetMode = false };
         var reader = new PgOutputReader(lease.Replication!, lease.SlotName!, TaskNaming.PublicationName(task), messages: true);
         var relations = new Dictionary<uint, ApplyTable?>();
@@ -275,21 +271,14 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
                     break;
                 case RowEvent row:
                     if (relations.GetValueOrDefault(row.RelationId) is not { } table || commitLsn < table.SnapshotLsn) break;
-                    var statement = row.Kind switch
-                    {
-                        RowChangeKind.Insert when table.Allows(TableOperations.Insert) => StatementBuilder.Insert(table, row, policy),
-                        RowChangeKind.Update when table.Allows(TableOperations.Update) => StatementBuilder.Update(table, row, policy),
-                        RowChangeKind.Delete when table.Allows(TableOperations.Delete) => StatementBuilder.Delete(table, row),
-                        _ => null,
-                    };
+                    var statement = StatementBuilder.For(table, row, policy);
                     if (statement is null) break;
                     if (!inTransaction) await applier.BeginSourceTransactionAsync(ct).ConfigureAwait(false);
                     inTransaction = true;
                     await applier.AddAsync(statement, ct).ConfigureAwait(false);
                     break;
                 case TruncateEvent truncate:
-                    var truncated = truncate.RelationIds.Select(id => relations.GetValueOrDefault(id))
-                        .Where(t => t is not null && t.Allows(TableOperations.Ddl) && commitLsn >= t.SnapshotLsn).Select(t => t!).ToList();
+                    var truncated = StatementBuilder.Truncated(truncate, relations, commitLsn);
                     if (truncated.Count == 0) break;
                     if (!inTransaction) await applier.BeginSourceTransactionAsync(ct).ConfigureAwait(false);
                     inTransaction = true;
