@@ -72,6 +72,21 @@ public sealed class DatabasePair(PostgresFixture fixture, string name) : IAsyncD
     public Task OnDestinationAsync(string sql) => PostgresFixture.ExecuteAsync(fixture.Destination, Name, sql);
 
     public Task<T> SourceScalarAsync<T>(string sql) => ScalarAsync<T>(fixture.Source, sql);
+
+    /// <summary>
+    /// Drops a slot "by hand" while a worker holds it: ends the walsender (waiting for it to go) and drops the slot at
+    /// once, since the worker reconnects within a second. False when the worker got there first; try again.
+    /// </summary>
+    public bool TryDropSlotInUse(string slot)
+    {
+        try
+        {
+            OnSourceAsync($"SELECT pg_terminate_backend(active_pid, 5000) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active_pid IS NOT NULL").GetAwaiter().GetResult();
+            OnSourceAsync($"SELECT pg_drop_replication_slot('{slot}')").GetAwaiter().GetResult();
+            return true;
+        }
+        catch (Npgsql.PostgresException e) when (e.SqlState == "55006") { return false; }
+    }
     public Task<T> DestinationScalarAsync<T>(string sql) => ScalarAsync<T>(fixture.Destination, sql);
 
     private async Task<T> ScalarAsync<T>(PostgresCluster cluster, string sql)

@@ -18,6 +18,14 @@ public sealed class CopyAgainTests(PostgresFixture postgres) : IDisposable
 
     private string Events(string task) => string.Join(" | ", _temp.Store.ReadEvents(task).Select(e => e.Event.Message));
 
+    /// <summary>Waits until no copy is pending (every table handed back to the stream); a failed task fails the wait with its error.</summary>
+    private Task WaitForCopiesAsync(TaskService service, string task, string what) => TestTasks.WaitUntilAsync(() =>
+    {
+        var state = service.Get(task).State;
+        if (state.Status == SyncTaskStatus.Failed) throw new InvalidOperationException(state.LastError?.Message);
+        return state.PendingBackfill.Count == 0;
+    }, TimeSpan.FromSeconds(120), () => what + ": " + Events(task));
+
     [Fact]
     public async Task TablesCopiedAgainUnderLoadRejoinTheStreamWithNothingLostOrDoubled()
     {
@@ -43,14 +51,13 @@ public sealed class CopyAgainTests(PostgresFixture postgres) : IDisposable
             var lsnBefore = service.Get("again-load").State.Copy!.Tables.Single(t => t.Source == "public.bench_accounts").SnapshotLsn;
 
             service.RequestCopyAgain("again-load", ["bench_accounts", "public.bench_history"]);
-            await TestTasks.WaitUntilAsync(() =>
-            {
-                var state = service.Get("again-load").State;
-                if (state.Status == SyncTaskStatus.Failed) throw new InvalidOperationException(state.LastError?.Message);
-                return state.PendingBackfill.Count == 0;
-            }, TimeSpan.FromSeconds(120), () => "the tables to be copied again and handed back: " + Events("again-load"));
+            var requested = service.Get("again-load").State;
+            Assert.True(requested.AwaitsCopy(requested.Copy!.Tables.Single(t => t.Source == "public.bench_accounts")));
+            Assert.False(requested.AwaitsCopy(requested.Copy!.Tables.Single(t => t.Source == "public.bench_tellers")));
+            await WaitForCopiesAsync(service, "again-load", "the tables to be copied again and handed back");
             var copied = service.Get("again-load").State.Copy!.Tables.Single(t => t.Source == "public.bench_accounts");
             Assert.Equal(TableCopyState.Copied, copied.State);
+            Assert.False(service.Get("again-load").State.AwaitsCopy(copied));
             Assert.True(SyncLsn.Parse(copied.SnapshotLsn!) > SyncLsn.Parse(lsnBefore!));
             Assert.NotEqual(before, await ServerSnapshot.TakeAsync(db, _temp.Root));
             var load0 = load.Transactions;
@@ -173,12 +180,7 @@ public sealed class CopyAgainTests(PostgresFixture postgres) : IDisposable
             await TestTasks.WaitUntilAsync(() => service.Get("again-kill").Worker == Sync.WorkerLiveness.Dead, TimeSpan.FromSeconds(10), "the dead worker to show");
             service.Update("again-kill", new TaskChanges { RemoveFlowLimits = true });
             await service.LaunchWorkerAsync("again-kill", TestTasks.WorkerSpec, CancellationToken.None);
-            await TestTasks.WaitUntilAsync(() =>
-            {
-                var state = service.Get("again-kill").State;
-                if (state.Status == SyncTaskStatus.Failed) throw new InvalidOperationException(state.LastError?.Message);
-                return state.PendingBackfill.Count == 0;
-            }, TimeSpan.FromSeconds(120), () => "the table sync to be redone: " + Events("again-kill"));
+            await WaitForCopiesAsync(service, "again-kill", "the table sync to be redone");
             var load0 = load.Transactions;
             await TestTasks.WaitUntilAsync(() => load.Transactions > load0 + 100, TimeSpan.FromSeconds(30), "more load after the hand-over");
             await load.StopAsync();
@@ -211,12 +213,7 @@ public sealed class CopyAgainTests(PostgresFixture postgres) : IDisposable
             Assert.StartsWith("add destination columns", plan.Actions[0], StringComparison.Ordinal);
 
             service.RequestCopyAgain("again-rerun", null);
-            await TestTasks.WaitUntilAsync(() =>
-            {
-                var state = service.Get("again-rerun").State;
-                if (state.Status == SyncTaskStatus.Failed) throw new InvalidOperationException(state.LastError?.Message);
-                return state.PendingBackfill.Count == 0;
-            }, TimeSpan.FromSeconds(120), () => "the rerun to finish: " + Events("again-rerun"));
+            await WaitForCopiesAsync(service, "again-rerun", "the rerun to finish");
             var columns = await db.DestinationScalarAsync<string>("SELECT string_agg(attname, ',') FROM pg_attribute WHERE attrelid = 'bench_tellers'::regclass AND attnum > 0");
             Assert.True(columns.Contains("region", StringComparison.Ordinal), $"no region column ({columns}): {Events("again-rerun")}");
             Assert.Equal("south", await db.DestinationScalarAsync<string>("SELECT region FROM bench_tellers WHERE tid = 1"));

@@ -27,7 +27,7 @@ public sealed class ResetTests(PostgresFixture postgres) : IDisposable
         {
             await harness.StartAsync();
             await Assert.ThrowsAsync<SyncException>(() => service.ResetAsync("reset-slot", clearDestination: true, CancellationToken.None));
-            await TestTasks.WaitUntilAsync(() => DropSlot(db, slot), TimeSpan.FromSeconds(30), "the slot to be dropped");
+            await TestTasks.WaitUntilAsync(() => db.TryDropSlotInUse(slot), TimeSpan.FromSeconds(30), "the slot to be dropped");
             Assert.Equal(Sync.Engine.Runtime.WorkerExitCode.TaskFailed, await harness.Worker.WaitAsync(TimeSpan.FromSeconds(60)));
         }
         Assert.Equal(SyncTaskStatus.Failed, service.Get("reset-slot").State.Status);
@@ -190,16 +190,5 @@ public sealed class ResetTests(PostgresFixture postgres) : IDisposable
         var report = await new Sync.Engine.Compare.TaskComparer(service.Connections).CompareAsync(service.Get("reset-full"), ComparisonLevel.Row, null, 10, null, CancellationToken.None);
         Assert.True(report.AllEqual);
         Assert.Equal(50L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM child"));
-    }
-
-    private static bool DropSlot(DatabasePair db, string slot)
-    {
-        try
-        {
-            db.OnSourceAsync($"SELECT pg_terminate_backend(active_pid, 5000) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active_pid IS NOT NULL").GetAwaiter().GetResult();
-            db.OnSourceAsync($"SELECT pg_drop_replication_slot('{slot}')").GetAwaiter().GetResult();
-            return true;
-        }
-        catch (Npgsql.PostgresException e) when (e.SqlState == "55006") { return false; }
     }
 }

@@ -119,23 +119,12 @@ public sealed class FaultTests(PostgresFixture postgres) : IDisposable
 
         // The worker reconnects within a second of losing its walsender, so each attempt ends the
         // walsender that holds the slot (waiting for it to go) and drops the slot right after.
-        await TestTasks.WaitUntilAsync(() => TryDropSlot(db, slot), TimeSpan.FromSeconds(30), "the slot to be dropped");
+        await TestTasks.WaitUntilAsync(() => db.TryDropSlotInUse(slot), TimeSpan.FromSeconds(30), "the slot to be dropped");
 
         Assert.Equal(Sync.Engine.Runtime.WorkerExitCode.TaskFailed, await harness.Worker.WaitAsync(TimeSpan.FromSeconds(60)));
         var failed = service.Get("fault-slot").State;
         Assert.Equal(SyncTaskStatus.Failed, failed.Status);
         Assert.Equal(ErrorIds.ReplicationSlotMissing, failed.LastError!.ErrorId);
         Assert.Contains("Reset-SyncTask", failed.LastError.Message);
-    }
-
-    private static bool TryDropSlot(DatabasePair db, string slot)
-    {
-        try
-        {
-            db.OnSourceAsync($"SELECT pg_terminate_backend(active_pid, 5000) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active_pid IS NOT NULL").GetAwaiter().GetResult();
-            db.OnSourceAsync($"SELECT pg_drop_replication_slot('{slot}')").GetAwaiter().GetResult();
-            return true;
-        }
-        catch (Npgsql.PostgresException e) when (e.SqlState == "55006") { return false; }
     }
 }
