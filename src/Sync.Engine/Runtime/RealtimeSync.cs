@@ -164,15 +164,23 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             foreach (var applyTable in relations.Values)
                 if (applyTable is not null && applyTable.Table.Name.ToString() == table) applyTable.SnapshotLsn = lsn;
         }
-        void TakeBack(SyncLsn position)
+        async Task TakeBackAsync(SyncLsn position)
         {
-            foreach (var (tables, boundary) in coordinator.Advance(position))
+            foreach (var (tables, boundary, applied) in coordinator.Advance(position))
             {
+                if (!applied.IsCompleted)
+                {
+                    // A barrier: the table sync is applying the last transactions before it. What the stream holds commits
+                    // first, so that neither waits on the other's locks.
+                    await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
+                    await applied.WaitAsync(halt).ConfigureAwait(false);
+                }
                 foreach (var table in tables) SetTableLsn(table, boundary);
                 context.Event(SyncEventKind.Progress, SyncEventLevel.Information,
                     $"{string.Join(", ", tables.Take(10))}{(tables.Count > 10 ? ", ..." : "")} copied again and back in the stream from {boundary}.");
             }
         }
+        var warnedColumns = new HashSet<string>(StringComparer.Ordinal);
         var skipping = false;
         var inTransaction = false;
         var commitLsn = SyncLsn.Invalid;
@@ -257,7 +265,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                     case BeginEvent begin:
                         inTransaction = true;
                         commitLsn = begin.CommitLsn;
-                        TakeBack(begin.CommitLsn);
+                        await TakeBackAsync(begin.CommitLsn).ConfigureAwait(false);
                         skipping = resumeAt is { } done && begin.CommitLsn < done;
                         if (!skipping) await applier.BeginSourceTransactionAsync(halt).ConfigureAwait(false);
                         break;
@@ -266,6 +274,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                         relations[relation.RelationId] = scope.Find(new QualifiedName(relation.Schema, relation.Name)) is { } scoped
                             ? new ApplyTable(relation, scoped, scope, tableLsns.GetValueOrDefault(scoped.Name.ToString()))
                             : null;
+                        if (relations[relation.RelationId] is { } described) WarnUnknownColumns(task, described, warnedColumns);
                         break;
                     case RowEvent row when !skipping:
                         if (relations.GetValueOrDefault(row.RelationId) is not { } table || commitLsn < table.SnapshotLsn) break;
@@ -292,7 +301,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                         break;
                     case HeartbeatEvent heartbeat when heartbeat.Prefix == prefix:
                         if (inTransaction) break;
-                        TakeBack(heartbeat.Lsn);
+                        await TakeBackAsync(heartbeat.Lsn).ConfigureAwait(false);
                         await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
                         // Everything that committed before this message has been applied and committed: the slot may move here.
                         if (heartbeat.Lsn > confirmed) confirmed = heartbeat.Lsn;
@@ -401,6 +410,22 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             .Select(t => t.Name).ToHashSet();
         var tables = scope.DataTables.Where(t => all || pending.Contains(t.Name.ToString()) || added.Contains(t.Name)).ToList();
         return (tables, added, all, state.PendingBackfill);
+    }
+
+    /// <summary>
+    /// A column the source gained after the task read its catalog (DDL is not synchronized) is not applied: says so once
+    /// per column, with the way to carry it.
+    /// </summary>
+    private void WarnUnknownColumns(TaskDefinition task, ApplyTable table, HashSet<string> warned)
+    {
+        var unknown = table.Relation.Columns
+            .Where(c => !table.Table.ColumnNames.ContainsKey(c) && ScopeResolver.ColumnSelected(task, table.Table.Name, c) && warned.Add(table.Table.Name + "." + c))
+            .ToList();
+        if (unknown.Count == 0) return;
+        context.Event(SyncEventKind.Ddl, SyncEventLevel.Warning,
+            $"{table.Table.Name} has column{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown)} on the source that the task does not carry (added after it read the " +
+            $"source's schema; DDL is not synchronized): their values are not applied to {table.Table.Destination}. Run Restart-SyncTask '{task.Name}' to add missing " +
+            "columns on the destination and copy the tables again while the stream runs.");
     }
 
     private void WarnUnfinishedCopies(Dictionary<string, SyncLsn> tableLsns)

@@ -62,10 +62,8 @@ public static class ScopeResolver
             var columns = table.Columns.AsEnumerable();
             if (columnSelections.TryGetValue(table.Name, out var selection) && table.IsTable)
             {
-                var include = selection.Include.Select(NamePattern.ForSchema).ToArray();
-                var exclude = selection.Exclude.Select(NamePattern.ForSchema).ToArray();
                 var keys = new HashSet<string>(table.PrimaryKey?.Columns ?? [], StringComparer.Ordinal);
-                columns = columns.Where(c => keys.Contains(c.Name) || (include.Any(p => p.MatchesColumn(c.Name)) && !exclude.Any(p => p.MatchesColumn(c.Name))));
+                columns = columns.Where(c => keys.Contains(c.Name) || Takes(selection, c.Name));
             }
             var selected = columns.ToArray();
             var renames = columnMaps.GetValueOrDefault(table.Name) ?? new Dictionary<string, string>();
@@ -99,4 +97,14 @@ public static class ScopeResolver
             SchemaMap = schemaMap, Renamer = renamer, DatabaseLevel = databaseLevel, Excluded = excluded,
         };
     }
+
+    /// <summary>
+    /// True when the task's column selection takes <paramref name="column"/> of <paramref name="table"/> (the stream
+    /// asks about columns the source gained after the scope was read).
+    /// </summary>
+    public static bool ColumnSelected(TaskDefinition task, QualifiedName table, string column) =>
+        task.Selection.Columns.FirstOrDefault(kv => QualifiedName.Parse(kv.Key) == table).Value is not { } selection || Takes(selection, column);
+
+    private static bool Takes(ColumnSelection selection, string column) =>
+        selection.Include.Any(p => NamePattern.ForSchema(p).MatchesColumn(column)) && !selection.Exclude.Any(p => NamePattern.ForSchema(p).MatchesColumn(column));
 }

@@ -255,11 +255,33 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
         var inTransaction = false;
         var inSource = false;
         var commitLsn = SyncLsn.Invalid;
+        var catchUp = coordinator.BeginCatchUp(names);
+        var started = context.Clock.GetTimestamp();
+        var barrier = false;
+        async Task<SyncLsn> FinishAsync()
+        {
+            await applier.CommitGroupAsync(WriteConflicts, ct).ConfigureAwait(false);
+            BackfillCoordinator.Finish(catchUp);
+            return catchUp.AgreedBoundary;
+        }
+        void Missed(SyncLsn boundary, SyncLsn stream)
+        {
+            // The stream was ahead. Close behind it (or after trying for a while), ask it to wait at a barrier instead.
+            if (barrier || !stream.IsValid) return;
+            var behind = stream.Value > boundary.Value ? stream.Value - boundary.Value : 0;
+            var trying = context.Clock.GetElapsedTime(started);
+            if (behind > BarrierDistanceBytes && trying < BarrierAfter) return;
+            barrier = true;
+            coordinator.RequestBarrier(catchUp);
+            context.Event(SyncEventKind.Progress, SyncEventLevel.Information,
+                $"The table sync is {behind:N0} bytes of WAL behind the stream after {trying.TotalSeconds:N0} s; the stream takes its tables back at its next position and waits there until the table sync has applied what came before.");
+        }
         await foreach (var next in reader.ReadAsync(null, ct).ConfigureAwait(false))
         {
             switch (next)
             {
                 case BeginEvent begin:
+                    if (!coordinator.MayApply(catchUp, begin.CommitLsn)) return await FinishAsync().ConfigureAwait(false);
                     commitLsn = begin.CommitLsn;
                     inTransaction = false;
                     inSource = true;
@@ -293,19 +315,31 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
                     // take over after it.
                     if (applier.GroupOpen && !applier.ShouldCommit(streamIdle: false)) break;
                     await applier.CommitGroupAsync(WriteConflicts, ct).ConfigureAwait(false);
-                    if (coordinator.TryHandOver(names, new SyncLsn(commit.CommitLsn.Value + 1))) return new SyncLsn(commit.CommitLsn.Value + 1);
+                    if (barrier) break;
+                    var after = new SyncLsn(commit.CommitLsn.Value + 1);
+                    if (coordinator.TryHandOver(catchUp, after, out var streamAt)) return after;
+                    Missed(after, streamAt);
                     break;
                 case HeartbeatEvent heartbeat:
                     // A transactional message sits inside its transaction: not a point between transactions.
                     if (inSource) break;
+                    if (coordinator.ReachedBarrier(catchUp, heartbeat.Lsn)) return await FinishAsync().ConfigureAwait(false);
+                    if (barrier) break;
                     await applier.CommitGroupAsync(WriteConflicts, ct).ConfigureAwait(false);
-                    if (coordinator.TryHandOver(names, heartbeat.Lsn)) return heartbeat.Lsn;
+                    if (coordinator.TryHandOver(catchUp, heartbeat.Lsn, out var streamAtBeat)) return heartbeat.Lsn;
+                    Missed(heartbeat.Lsn, streamAtBeat);
                     break;
             }
         }
         throw new SyncException(ErrorIds.SourceConnectionFailed, SyncErrorCategory.ConnectionError,
             $"The table sync stream of task '{task.Name}' ended unexpectedly.", task.Name, retriable: true);
     }
+
+    /// <summary>How close behind the stream (in WAL bytes) the table sync asks it for a barrier.</summary>
+    internal const ulong BarrierDistanceBytes = 16UL << 20;
+
+    /// <summary>After how long trying to get ahead the table sync asks for a barrier however far behind it is.</summary>
+    internal static readonly TimeSpan BarrierAfter = TimeSpan.FromSeconds(60);
 
     private void WriteConflicts(IReadOnlyList<TaskEvent> conflicts)
     {
