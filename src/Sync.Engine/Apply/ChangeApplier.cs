@@ -161,7 +161,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
             var statement = failed.Row ?? failed.Set!.Members[0];
             var info = ErrorClassifier.ClassifySqlState(e.SqlState, ErrorClassifier.Describe(e), statement.Table.Table.Destination.ToString());
             throw new SyncException(info.Retriable ? info.ErrorId : ErrorIds.ApplyFailed, info.Category,
-                $"Applying a change to {statement.Table.Table.Destination} (key {statement.Key}{(failed.Set is { } set ? $", one of {set.Members.Count} applied together" : "")}) failed: {info.Message}",
+                $"Applying a change to {statement.Table.Table.Destination} (key {statement.Key}{(failed.Set is { } set ? $", one of {set.Members.Count} applied together" : "")}) failed: {info.Message}{(e.SqlState == "42703" ? UndefinedColumnRemedy : "")}",
                 statement.Table.Table.Destination.ToString(), info.Retriable, e, e.SqlState);
         }
         var results = new Dictionary<ApplyStatement, List<object?>>(ReferenceEqualityComparer.Instance);
@@ -214,6 +214,10 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     /// Splits a batch into segments in which no row key repeats (so order within a segment does not matter), and within
     /// each segment applies statements of one shape together. Shapes that cannot go set-wise stay single statements.
     /// </summary>
+    private const string UndefinedColumnRemedy =
+        ". The source table has a column the destination table lacks (added on the source after the task copied it; DDL is not synchronized). " +
+        "Add it on the destination with ALTER TABLE ... ADD COLUMN and start the task again, or run Restart-SyncTask to add missing columns and copy the tables again, then Start-SyncTask.";
+
     private static List<(ApplyStatement? Row, SetStatement? Set)> Plan(ApplyStatement[] all)
     {
         var statements = Coalesce(all);

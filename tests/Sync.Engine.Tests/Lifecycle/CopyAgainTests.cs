@@ -22,7 +22,7 @@ public sealed class CopyAgainTests(PostgresFixture postgres) : IDisposable
     private Task WaitForCopiesAsync(TaskService service, string task, string what) => TestTasks.WaitUntilAsync(() =>
     {
         var state = service.Get(task).State;
-        if (state.Status == SyncTaskStatus.Failed) throw new InvalidOperationException(state.LastError?.Message);
+        if (state.Status == SyncTaskStatus.Failed) throw new InvalidOperationException(state.LastError?.Message + " | " + Events(task));
         return state.PendingBackfill.Count == 0;
     }, TimeSpan.FromSeconds(120), () => what + ": " + Events(task));
 
@@ -117,7 +117,7 @@ public sealed class CopyAgainTests(PostgresFixture postgres) : IDisposable
             await TestTasks.WaitUntilAsync(() =>
             {
                 var state = service.Get("again-add").State;
-                if (state.Status == SyncTaskStatus.Failed) throw new InvalidOperationException(state.LastError?.Message);
+                if (state.Status == SyncTaskStatus.Failed) throw new InvalidOperationException(state.LastError?.Message + " | " + Events("again-add"));
                 return state.Copy!.Tables.Any(t => t.Source == "public.extra" && t.State == TableCopyState.Copied && t.SnapshotLsn is not null) &&
                        _temp.Store.ReadEvents("again-add").Any(e => e.Event.Message.Contains("public.extra copied again and back in the stream", StringComparison.Ordinal));
             }, TimeSpan.FromSeconds(120), () => "the added table to be copied and join the stream: " + Events("again-add"));
@@ -205,8 +205,14 @@ public sealed class CopyAgainTests(PostgresFixture postgres) : IDisposable
         await using (var load = new WriteLoad(db.SourceConnectionString, seed: 14))
         {
             await TestTasks.WaitUntilAsync(() => load.Transactions > 100, TimeSpan.FromSeconds(30), "some load");
-            // The source gains a column the task does not know (DDL is not streamed); its values exist only there.
+            await harness.CatchUpAsync();   // the stream has read the source's schema
+            // The source gains a column the task does not know (DDL is not streamed); its values exist only there, and
+            // the stream says so.
             await db.OnSourceAsync("ALTER TABLE bench_tellers ADD COLUMN region text DEFAULT 'north'; UPDATE bench_tellers SET region = 'south' WHERE tid <= 3");
+            await TestTasks.WaitUntilAsync(() => _temp.Store.ReadEvents("again-rerun").Any(e => e.Event.Level == SyncEventLevel.Warning &&
+                e.Event.Message.StartsWith("public.bench_tellers has column region on the source that the task does not carry", StringComparison.Ordinal) &&
+                e.Event.Message.Contains("Restart-SyncTask 'again-rerun'", StringComparison.Ordinal)), TimeSpan.FromSeconds(30), () => "the unknown column warning: " + Events("again-rerun"));
+            Assert.Equal(SyncTaskStatus.Running, service.Get("again-rerun").State.Status);
             var plan = service.PlanCopyAgain("again-rerun", null);
             Assert.True(plan.Rerun);
             Assert.Equal(3, plan.Tables.Count);
