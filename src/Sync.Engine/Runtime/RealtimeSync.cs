@@ -185,6 +185,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         var inTransaction = false;
         var commitLsn = SyncLsn.Invalid;
         SyncLsn confirmed = resumeAt ?? SyncLsn.Invalid;
+        var noted = confirmed;
         SyncLsn? drainMarker = null;
         var lastReport = context.Clock.GetTimestamp();
         var rateBase = (Tx: 0L, Rows: 0L, At: context.Clock.GetTimestamp());
@@ -317,6 +318,11 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             }
             if (next is not null) idleSinceDrain = null;
             if (applier.Committed > confirmed) confirmed = applier.Committed;
+            if (confirmed > noted)
+            {
+                noted = confirmed;
+                context.NoteProgress();
+            }
             reader.Confirm(confirmed);
             if (context.Clock.GetElapsedTime(lastReport) >= TimeSpan.FromSeconds(1))
             {

@@ -17,6 +17,8 @@ public sealed class TaskRunContext : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private volatile TaskDefinition _definition;
     private int _stopMode;
+    private long _progress;
+    private volatile bool _recovering;
 
     public TaskRunContext(ITaskStore store, TaskDefinition definition, ILoggerFactory loggers, TimeProvider clock)
     {
@@ -37,6 +39,25 @@ public sealed class TaskRunContext : IDisposable
 
     /// <summary>Set when a set-wise apply met a key conflict: the next run replays that group one row per statement.</summary>
     public bool ApplyRowByRow { get; set; }
+
+    /// <summary>How many times the run has reported progress (<see cref="NoteProgress"/>): a retry that moved it recovered.</summary>
+    public long ProgressMarks => Interlocked.Read(ref _progress);
+
+    /// <summary>
+    /// Work reached the destination (a copied range committed, the stream's confirmed position moved): the run is
+    /// healthy again after a retry, so the retry window starts afresh at the next failure and the state stops saying
+    /// "retrying since".
+    /// </summary>
+    public void NoteProgress()
+    {
+        Interlocked.Increment(ref _progress);
+        if (!_recovering) return;
+        _recovering = false;
+        UpdateState(s => s with { RetryingSince = null });
+    }
+
+    /// <summary>Set by the runner while it retries; the next <see cref="NoteProgress"/> clears the state's retry mark.</summary>
+    internal void MarkRecovering() => _recovering = true;
 
     /// <summary>Raised (on the control thread) after the definition was re-read.</summary>
     public event Action<TaskDefinition>? DefinitionChanged;

@@ -11,20 +11,30 @@ namespace Sync.Engine.Runtime;
 /// </summary>
 public sealed partial class TaskRunner : ITaskRunner
 {
+    private static readonly TimeSpan InitialBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
     public static ITaskRunner For(TaskDefinition definition) => new TaskRunner();
 
-    public async Task<RunOutcome> RunAsync(TaskRunContext context)
+    public Task<RunOutcome> RunAsync(TaskRunContext context) => RunWithRetriesAsync(context, RunStagesAsync);
+
+    /// <summary>
+    /// Runs <paramref name="attempt"/> until it ends, retrying what can be retried. The window counts from the first
+    /// failure of an unbroken series: an attempt that made progress (<see cref="TaskRunContext.NoteProgress"/>)
+    /// before it failed starts a new series, so a task that streamed for days after one outage is not failed at
+    /// once by the next.
+    /// </summary>
+    internal static async Task<RunOutcome> RunWithRetriesAsync(TaskRunContext context, Func<TaskRunContext, Task<RunOutcome>> attempt)
     {
         var log = context.Loggers.CreateLogger<TaskRunner>();
-        var backoff = TimeSpan.FromSeconds(1);
+        var backoff = InitialBackoff;
         DateTimeOffset? failingSince = null;
+        var marksAtFailure = context.ProgressMarks;
         while (true)
         {
             try
             {
-                var outcome = await RunStagesAsync(context).ConfigureAwait(false);
+                var outcome = await attempt(context).ConfigureAwait(false);
                 if (failingSince is not null) context.UpdateState(s => s with { RetryingSince = null });
                 return outcome;
             }
@@ -33,6 +43,12 @@ public sealed partial class TaskRunner : ITaskRunner
                 var info = ErrorClassifier.Classify(e, context.TaskName);
                 if (e.Data.Contains(Apply.ChangeApplier.ReplayRowByRow)) context.ApplyRowByRow = true;
                 var now = context.Clock.GetUtcNow();
+                if (context.ProgressMarks != marksAtFailure)
+                {
+                    failingSince = null;
+                    backoff = InitialBackoff;
+                }
+                marksAtFailure = context.ProgressMarks;
                 failingSince ??= now;
                 var window = TimeSpan.FromMinutes(info.Category == SyncErrorCategory.ConnectionError
                     ? context.Definition.Options.ConnectionRetryMinutes
@@ -42,11 +58,11 @@ public sealed partial class TaskRunner : ITaskRunner
                     LogGaveUp(log, context.TaskName, window.TotalMinutes, info.Message);
                     return RunOutcome.Failed(info with { Message = $"{info.Message} (retried for {window.TotalMinutes:0} minutes, the task's retry window)" });
                 }
+                context.MarkRecovering();
                 context.UpdateState(s => s with { Status = SyncTaskStatus.Retrying, RetryingSince = failingSince, LastError = ErrorState.From(info, now) });
                 context.Event(SyncEventKind.Retry, SyncEventLevel.Warning, $"Retrying in {backoff.TotalSeconds:0} s: {info.Message}");
                 LogRetry(log, context.TaskName, backoff.TotalSeconds, info.Message);
-                try { await Task.Delay(backoff, context.Clock, context.StopSignal).ConfigureAwait(false); }
-                catch (OperationCanceledException) { throw; }
+                await Task.Delay(backoff, context.Clock, context.StopSignal).ConfigureAwait(false);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
                 context.UpdateState(s => s with { Status = SyncTaskStatus.Running });
             }
@@ -81,11 +97,10 @@ public sealed partial class TaskRunner : ITaskRunner
     {
         var task = context.Definition;
         if (task.Mode == SyncTaskMode.Full) return RunOutcome.Stopped("Stopped during the full copy; starting it again resumes the copy.");
-        await using var source = new Connections.ConnectionFactory(context.Store.Secrets).CreateDataSource(task.Source, $"sync:{task.Name}:stop", 2);
-        var left = await Stream.PublicationManager.DropAsync(source, task, CancellationToken.None).ConfigureAwait(false);
-        context.UpdateState(s => s with { Stream = s.Stream is null ? null : s.Stream with { SlotName = null } });
-        if (left.Count > 0) context.Event(SyncEventKind.Warning, SyncEventLevel.Warning, "Could not remove: " + string.Join("; ", left));
-        return RunOutcome.Stopped("Stopped during the full copy; the replication slot and publication were dropped. Reset-SyncTask runs the task again.");
+        var left = await StreamTeardown.DropAsync(context.Store, task, context.Clock).ConfigureAwait(false);
+        return RunOutcome.Stopped(left.Count > 0
+            ? "Stopped during the full copy; the replication slot and publication could not be dropped (see LeftOnServers). Reset-SyncTask runs the task again."
+            : "Stopped during the full copy; the replication slot and publication were dropped. Reset-SyncTask runs the task again.");
     }
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "Task {TaskName}: retrying in {Seconds} s after {Error}")]

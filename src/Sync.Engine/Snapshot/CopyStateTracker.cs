@@ -64,6 +64,7 @@ public sealed class CopyStateTracker : ICopyProgress, IAsyncDisposable
         counter.State = (int)TableCopyState.Copied;
         counter.Ended = _context.Clock.GetUtcNow();
         Flush();
+        _context.NoteProgress();
     }
 
     private async Task FlushLoopAsync()

@@ -1,0 +1,139 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Sync.Engine.Diagnostics;
+using Sync.Engine.Runtime;
+using Sync.Engine.Tasks;
+using Sync.Engine.Tests.Infrastructure;
+
+namespace Sync.Engine.Tests.Runtime;
+
+/// <summary>
+/// The retry windows on a clock the test moves (a window is ten minutes at least, so real time is out of the question).
+/// The fault tests retry against real servers; these pin down when the window starts and ends.
+/// </summary>
+public sealed class RetryWindowTests : IDisposable
+{
+    private readonly TempStore _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    /// <summary>A clock whose delays end at once and move it forward by what they waited.</summary>
+    private sealed class SteppingClock : TimeProvider
+    {
+        private long _ticks = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero).UtcTicks;
+        public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            if (dueTime > TimeSpan.Zero && dueTime != Timeout.InfiniteTimeSpan) Advance(dueTime);
+            return System.CreateTimer(callback, state, dueTime == Timeout.InfiniteTimeSpan ? dueTime : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private static SyncException ConnectionLost() =>
+        new(ErrorIds.SourceConnectionFailed, SyncErrorCategory.ConnectionError, "connection to the source was lost", "retry", retriable: true);
+
+    private TaskRunContext Context(SteppingClock clock)
+    {
+        var service = new TaskService(_temp.Store);
+        TestTasks.CreateOffline(service, "retry", d => d with { Options = d.Options with { ConnectionRetryMinutes = 15, OtherRetryMinutes = 5 } });
+        return new TaskRunContext(_temp.Store, _temp.Store.ReadDefinition("retry"), NullLoggerFactory.Instance, clock);
+    }
+
+    [Fact]
+    public async Task AnUnbrokenSeriesOfFailuresEndsWhenTheWindowIsUsedUp()
+    {
+        var clock = new SteppingClock();
+        using var context = Context(clock);
+        var attempts = 0;
+        var outcome = await TaskRunner.RunWithRetriesAsync(context, _ =>
+        {
+            attempts++;
+            clock.Advance(TimeSpan.FromSeconds(20));
+            throw ConnectionLost();
+        });
+        Assert.Equal(SyncTaskStatus.Failed, outcome.Status);
+        Assert.Contains("retried for 15 minutes", outcome.Error!.Message);
+        Assert.Equal(ErrorIds.SourceConnectionFailed, outcome.Error.ErrorId);
+        // Backoff 1, 2, 4, ... 30 s plus 20 s an attempt: about 20 attempts in fifteen minutes, not one and not hundreds.
+        Assert.InRange(attempts, 14, 26);
+    }
+
+    [Fact]
+    public async Task OtherRetriableFailuresHaveTheShorterWindow()
+    {
+        var clock = new SteppingClock();
+        using var context = Context(clock);
+        var started = clock.GetUtcNow();
+        var outcome = await TaskRunner.RunWithRetriesAsync(context, _ =>
+            throw new SyncException(ErrorIds.ApplyFailed, SyncErrorCategory.ResourceBusy, "could not serialize access", "retry", retriable: true, sqlState: "40001"));
+        Assert.Equal(SyncTaskStatus.Failed, outcome.Status);
+        Assert.Contains("retried for 5 minutes", outcome.Error!.Message);
+        Assert.InRange(clock.GetUtcNow() - started, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(6));
+    }
+
+    [Fact]
+    public async Task AFailureAfterARecoveryStartsANewWindow()
+    {
+        var clock = new SteppingClock();
+        using var context = Context(clock);
+        var attempts = 0;
+        var outcome = await TaskRunner.RunWithRetriesAsync(context, c =>
+        {
+            attempts++;
+            if (attempts == 1) throw ConnectionLost();
+            if (attempts == 2)
+            {
+                // Streams for a day after the first outage, then loses the connection again.
+                c.NoteProgress();
+                Assert.Null(_temp.Store.ReadState("retry").RetryingSince);
+                clock.Advance(TimeSpan.FromDays(1));
+                throw ConnectionLost();
+            }
+            return Task.FromResult(RunOutcome.Completed("done"));
+        });
+        Assert.Equal(SyncTaskStatus.Completed, outcome.Status);
+        Assert.Equal(3, attempts);
+        var retries = _temp.Store.ReadEvents("retry").Select(e => e.Event).Where(e => e.Kind == SyncEventKind.Retry).ToList();
+        Assert.Equal(2, retries.Count);
+        // The second series began with the second failure, and its backoff started again at one second.
+        Assert.All(retries, r => Assert.StartsWith("Retrying in 1 s", r.Message));
+        Assert.Null(_temp.Store.ReadState("retry").RetryingSince);
+    }
+
+    [Fact]
+    public async Task WhileRetryingTheStateSaysSinceWhenAndWhy()
+    {
+        var clock = new SteppingClock();
+        using var context = Context(clock);
+        var first = clock.GetUtcNow();
+        TaskState? seen = null;
+        var attempts = 0;
+        await TaskRunner.RunWithRetriesAsync(context, _ =>
+        {
+            if (++attempts == 3)
+            {
+                seen = _temp.Store.ReadState("retry");
+                return Task.FromResult(RunOutcome.Completed("done"));
+            }
+            throw ConnectionLost();
+        });
+        Assert.Equal(first, seen!.RetryingSince);
+        Assert.Equal(ErrorIds.SourceConnectionFailed, seen.LastError!.ErrorId);
+        Assert.Contains("connection to the source was lost", seen.LastError.Message);
+    }
+
+    [Fact]
+    public async Task PermanentFailuresAreNotRetried()
+    {
+        var clock = new SteppingClock();
+        using var context = Context(clock);
+        var attempts = 0;
+        await Assert.ThrowsAsync<SyncException>(() => TaskRunner.RunWithRetriesAsync(context, _ =>
+        {
+            attempts++;
+            throw new SyncException(ErrorIds.AuthenticationFailed, SyncErrorCategory.AuthenticationError, "password authentication failed", "retry");
+        }));
+        Assert.Equal(1, attempts);
+    }
+}
