@@ -9,4 +9,6 @@ public enum WorkerLiveness
     Alive,
     /// <summary>The state says running but no process holds the lease: the worker died.</summary>
     Dead,
+    /// <summary>A process holds the lease but has not written a heartbeat for a while: hung, or starved of CPU or disk.</summary>
+    Unresponsive,
 }

@@ -73,6 +73,14 @@ public sealed partial class WorkerHost(ITaskStore store, Func<TaskDefinition, IT
             outcome = RunOutcome.Failed(ErrorClassifier.Classify(e, name));
             LogRunFailed(e, name);
         }
+        if (context.StopRequested == StopMode.Force && outcome.Status == SyncTaskStatus.Stopped && context.Store.ReadState(name).Stream?.SlotName is not null)
+        {
+            // A forced stop abandons the stream at once; it still tries to release the source.
+            var left = await StreamTeardown.DropAsync(context.Store, context.Definition, _clock).ConfigureAwait(false);
+            outcome = RunOutcome.Stopped(left.Count > 0
+                ? $"Stopped at once; {left.Count} object(s) could not be removed from the source (see LeftOnServers for the SQL). Reset-SyncTask runs the task again."
+                : "Stopped at once; the replication slot and publication were dropped. Reset-SyncTask runs the task again.");
+        }
         monitorStop.Cancel();
         try { await monitor.ConfigureAwait(false); } catch (OperationCanceledException) { }
 

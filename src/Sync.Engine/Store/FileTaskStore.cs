@@ -137,6 +137,12 @@ public sealed class FileTaskStore : ITaskStore
         stream.Flush(flushToDisk: true);
     }
 
+    public DateTimeOffset? LastEventTime(string name)
+    {
+        var path = TaskFile(name, EventsFile);
+        return File.Exists(path) ? new DateTimeOffset(File.GetLastWriteTimeUtc(path), TimeSpan.Zero) : null;
+    }
+
     public IReadOnlyList<(TaskEvent Event, long Position)> ReadEvents(string name, long afterPosition = 0)
     {
         var path = TaskFile(name, EventsFile);

@@ -36,6 +36,9 @@ public interface ITaskStore
 
     void AppendEvent(string name, TaskEvent taskEvent);
 
+    /// <summary>When the last event was written, or null when there is none.</summary>
+    DateTimeOffset? LastEventTime(string name);
+
     /// <summary>Events in the order written, starting after <paramref name="afterPosition"/> (a position returned earlier, or 0).</summary>
     IReadOnlyList<(TaskEvent Event, long Position)> ReadEvents(string name, long afterPosition = 0);
 

@@ -5,6 +5,9 @@ public sealed record TaskInfo(TaskDefinition Definition, TaskState State, Worker
 {
     public string Name => Definition.Name;
 
-    /// <summary>True when a worker process holds the task.</summary>
-    public bool IsRunning => Worker == WorkerLiveness.Alive;
+    /// <summary>True when a worker process holds the task (even one that has stopped beating).</summary>
+    public bool IsRunning => Worker is WorkerLiveness.Alive or WorkerLiveness.Unresponsive;
+
+    /// <summary>When the task's event log was last written.</summary>
+    public DateTimeOffset? LastEventAt { get; init; }
 }

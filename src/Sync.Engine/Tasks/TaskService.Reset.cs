@@ -126,7 +126,7 @@ public sealed partial class TaskService
         Store.UpdateState(stored, s => s with
         {
             Status = SyncTaskStatus.Created, Stage = SyncTaskStage.None, LastError = null, RetryingSince = null, Precheck = null, CompletedAt = null,
-            Stream = null, PendingBackfill = [],
+            Stream = null, PendingBackfill = [], LeftOnServers = cleanup.LeftBehind.Where(l => l.Side == ServerSide.Source).Select(l => l.ToString()).ToArray(),
             Copy = new CopyProgress
             {
                 OwnedTables = (previous?.OwnDestinationTables() ?? new HashSet<string>()).Union(previous?.OwnedTables ?? []).Order(StringComparer.Ordinal).ToArray(),

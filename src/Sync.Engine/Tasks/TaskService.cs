@@ -16,6 +16,8 @@ public sealed partial class TaskService
 {
     private static readonly TimeSpan WorkerStartTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan WorkerStopTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>Fifteen missed heartbeats (WorkerHost writes one every two seconds).</summary>
+    public static readonly TimeSpan UnresponsiveAfter = TimeSpan.FromSeconds(30);
 
     public TaskService(ITaskStore store, ILoggerFactory? loggers = null, TimeProvider? clock = null)
     {
@@ -73,7 +75,7 @@ public sealed partial class TaskService
         var stored = Store.FindTaskName(name) ?? throw SyncException.NotFound(name);
         var definition = Store.ReadDefinition(stored);
         var state = Store.ReadState(stored);
-        return new TaskInfo(definition, state, Liveness(stored, state));
+        return new TaskInfo(definition, state, Liveness(stored, state)) { LastEventAt = Store.LastEventTime(stored) };
     }
 
     /// <summary>
@@ -283,7 +285,7 @@ public sealed partial class TaskService
             var task = Get(name);
             onPoll?.Invoke(task);
             var state = task.State;
-            var stopped = task.Worker != WorkerLiveness.Alive && state.Status is not SyncTaskStatus.Starting;
+            var stopped = !task.IsRunning && state.Status is not SyncTaskStatus.Starting;
             var reached = condition switch
             {
                 WaitCondition.FullSyncComplete => state.Copy?.CompletedAt is not null || (task.Definition.Mode == SyncTaskMode.Incremental && state.Stage == SyncTaskStage.RealtimeSync),
@@ -388,6 +390,8 @@ public sealed partial class TaskService
                     throw new SyncException(ErrorIds.WaitTimedOut, SyncErrorCategory.OperationTimeout,
                         $"Task '{task.Name}' did not stop within {timeout.TotalSeconds:0} s; it is still working on the request. Use Stop-SyncTask -Force to stop it at once.", task.Name);
                 KillWorker(task);
+                if (Store.ReadState(task.Name).Stream?.SlotName is not null)
+                    await Runtime.StreamTeardown.DropAsync(Store, task.Definition, Clock).ConfigureAwait(false);
                 break;
             }
             await Task.Delay(100, cancellationToken).ConfigureAwait(false);
@@ -422,7 +426,8 @@ public sealed partial class TaskService
 
     private WorkerLiveness Liveness(string name, TaskState state)
     {
-        if (Store.IsWorkerLeaseHeld(name)) return WorkerLiveness.Alive;
+        if (Store.IsWorkerLeaseHeld(name))
+            return state.Worker is { } worker && Clock.GetUtcNow() - worker.Heartbeat > UnresponsiveAfter ? WorkerLiveness.Unresponsive : WorkerLiveness.Alive;
         return state.Status is SyncTaskStatus.Running or SyncTaskStatus.Retrying or SyncTaskStatus.Stopping || state.Worker is not null
             ? WorkerLiveness.Dead
             : WorkerLiveness.None;

@@ -32,6 +32,9 @@ public sealed record TaskState
     public bool AwaitsCopy(TableProgress table) =>
         PendingBackfill.Contains("*") || PendingBackfill.Contains(table.Source) || (Copy?.CompletedAt is not null && !table.InStream);
     public StreamProgress? Stream { get; init; }
-    public IReadOnlyList<ServerObject> ServerObjects { get; init; } = [];
-    public DateTimeOffset? LastEventAt { get; init; }
+    /// <summary>
+    /// What the last forced stop could not remove from the servers (the slot keeps WAL on the source until it goes), each
+    /// with the SQL that removes it. Empty when everything went.
+    /// </summary>
+    public IReadOnlyList<string> LeftOnServers { get; init; } = [];
 }

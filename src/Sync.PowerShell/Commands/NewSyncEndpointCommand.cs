@@ -55,29 +55,26 @@ public sealed class NewSyncEndpointCommand : SyncCmdlet
 
     protected override void ProcessRecord()
     {
+        var request = new EndpointRequest
+        {
+            ConnectionString = ParameterSetName == ConnectionStringSet ? ConnectionString : null,
+            Host = ParameterSetName == PartsSet ? HostName : null,
+            Port = Port,
+            Database = ParameterSetName == PartsSet ? Database : null,
+            UserName = UserName,
+            Credential = ParameterConversion.Credential(Credential),
+            SslMode = MyInvocation.BoundParameters.ContainsKey(nameof(SslMode)) || ParameterSetName == PartsSet ? SslMode : null,
+            RootCertificate = RootCertificate is null ? null : GetUnresolvedProviderPathFromPSPath(RootCertificate),
+            ApplicationName = ApplicationName,
+            Passfile = Passfile is null ? null : GetUnresolvedProviderPathFromPSPath(Passfile),
+        };
         try
         {
-            var endpoint = ParameterSetName == ConnectionStringSet
-                ? EndpointParser.Parse(ConnectionString, "given")
-                : new EndpointInput { Host = HostName, Port = Port, Database = Database, Username = UserName ?? Credential?.UserName ?? "" };
-            if (ParameterConversion.Credential(Credential) is { } credential)
-                endpoint = endpoint with { Username = credential.UserName, Password = credential.Password };
-            var bound = MyInvocation.BoundParameters;
-            if (bound.ContainsKey(nameof(SslMode)) || ParameterSetName == PartsSet) endpoint = endpoint with { SslMode = SslMode };
-            if (RootCertificate is not null) endpoint = endpoint with { RootCertificate = GetUnresolvedProviderPathFromPSPath(RootCertificate) };
-            if (ApplicationName is not null) endpoint = endpoint with { ApplicationName = ApplicationName };
-            if (Passfile is not null) endpoint = endpoint with { Passfile = GetUnresolvedProviderPathFromPSPath(Passfile), Password = null };
-            if (string.IsNullOrWhiteSpace(endpoint.Username))
-            {
-                ThrowSyncError(new Engine.Diagnostics.SyncException(Engine.Diagnostics.ErrorIds.EndpointInvalid, Engine.Diagnostics.SyncErrorCategory.InvalidArgument,
-                    "The endpoint has no user name. Give -Credential (user and password) or -UserName.", endpoint.ToString()), endpoint.ToString());
-                return;
-            }
-            WriteObject(new SyncEndpoint(endpoint));
+            WriteObject(new SyncEndpoint(request.ToEndpoint()));
         }
         catch (Engine.Diagnostics.SyncException e)
         {
-            ThrowSyncError(e, "endpoint");
+            ThrowSyncError(e, e.Target ?? request.Host ?? "endpoint");
         }
     }
 }

@@ -28,6 +28,7 @@ public sealed class StopSyncTaskCommand : TaskTargetCmdlet
             try
             {
                 var stopped = RunEngine(ct => Service.RequestStopAsync(task.Name, Force ? ControlAction.StopForce : ControlAction.Stop, !NoWait, ct));
+                if (Force) foreach (var left in stopped.State.LeftOnServers) WriteWarning($"Task '{task.Name}': {left}");
                 if (PassThru) WriteObject(new SyncTask(stopped));
             }
             catch (Engine.Diagnostics.SyncException e)

@@ -8,7 +8,11 @@ namespace Sync;
 /// </summary>
 public sealed class SyncEndpoint
 {
-    internal SyncEndpoint(EndpointInput input) => Input = input;
+    internal SyncEndpoint(EndpointInput input)
+    {
+        Input = input;
+        HasPassword = input.Password is { IsEmpty: false };
+    }
 
     internal SyncEndpoint(Engine.Tasks.EndpointDefinition stored)
         : this(new EndpointInput
@@ -27,7 +31,7 @@ public sealed class SyncEndpoint
     public string? RootCertificate => Input.RootCertificate;
     public string? ApplicationName => Input.ApplicationName;
     public string? Passfile => Input.Passfile;
-    public bool HasPassword { get; } = false;
+    public bool HasPassword { get; }
 
     public override string ToString() => Input.ToString();
 }

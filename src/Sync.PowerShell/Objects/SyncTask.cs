@@ -55,6 +55,8 @@ public sealed class SyncTask
         LastErrorId = s.LastError?.ErrorId;
         LastErrorTime = s.LastError?.At;
         RetryingSince = s.RetryingSince;
+        LastEventTime = info.LastEventAt;
+        LeftOnServers = s.LeftOnServers.ToArray();
         ReplicationSlot = d.Mode == SyncTaskMode.Full ? null : TaskNaming.SlotName(d);
         Revision = d.Revision;
     }
@@ -110,6 +112,10 @@ public sealed class SyncTask
     public string? LastErrorId { get; }
     public DateTimeOffset? LastErrorTime { get; }
     public DateTimeOffset? RetryingSince { get; }
+    /// <summary>When the task's event log was last written (Get-SyncTaskEvent reads it).</summary>
+    public DateTimeOffset? LastEventTime { get; }
+    /// <summary>What a forced stop could not remove from the servers, each with the SQL that removes it.</summary>
+    public IReadOnlyList<string> LeftOnServers { get; }
     public string? ReplicationSlot { get; }
     public long Revision { get; }
 

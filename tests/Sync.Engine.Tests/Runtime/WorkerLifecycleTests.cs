@@ -88,6 +88,33 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
+    public void AWorkerThatHoldsTheTaskButStoppedBeatingIsShownUnresponsiveAndStillCountsAsRunning()
+    {
+        var service = Service;
+        TestTasks.CreateOffline(service, "life-beat");
+        using var lease = _temp.Store.TryAcquireWorkerLease("life-beat");
+        Assert.NotNull(lease);
+        var beat = DateTimeOffset.UtcNow;
+        _temp.Store.UpdateState("life-beat", s => s with
+        {
+            Status = SyncTaskStatus.Running, Worker = new WorkerInfo { ProcessId = Environment.ProcessId, HostName = Environment.MachineName, StartedAt = beat, Heartbeat = beat },
+        });
+        Assert.Equal(WorkerLiveness.Alive, service.Get("life-beat").Worker);
+
+        var later = new TaskService(_temp.Store, clock: new FixedClock(beat + TaskService.UnresponsiveAfter + TimeSpan.FromSeconds(1)));
+        var stale = later.Get("life-beat");
+        Assert.Equal(WorkerLiveness.Unresponsive, stale.Worker);
+        Assert.True(stale.IsRunning);
+        Assert.Equal(ErrorIds.SyncTaskAlreadyRunning, Assert.Throws<SyncException>(() => later.ThrowIfRunning(stale)).ErrorId);
+        Assert.NotNull(stale.LastEventAt);
+    }
+
+    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+
+    [Fact]
     public async Task RemovingARunningTaskNeedsForce()
     {
         await using var db = await postgres.CreateDatabasesAsync();
