@@ -16,10 +16,38 @@ public abstract class SyncCmdlet : PSCmdlet, IDisposable
     private readonly CancellationTokenSource _cancel = new();
     private readonly ConcurrentQueue<Action> _pipelineWork = new();
     private TaskService? _service;
+    private CallerMessageLevel _messageLevel = CallerMessageLevel.Warning;
 
     protected CancellationToken Cancellation => _cancel.Token;
 
-    protected TaskService Service => _service ??= new TaskService(new FileTaskStore(FileTaskStore.DefaultRoot()));
+    protected TaskService Service => _service ??= TaskService.ForCaller(new FileTaskStore(FileTaskStore.DefaultRoot()), ShowEngineMessage, _messageLevel);
+
+    /// <summary>Read on the pipeline thread before any engine work (preferences are runspace state).</summary>
+    protected override void BeginProcessing()
+    {
+        _messageLevel = MessageLevel();
+        base.BeginProcessing();
+    }
+
+    /// <summary>Engine messages of this call, on the pipeline thread: Debug, Verbose or Warning by their level.</summary>
+    private void ShowEngineMessage(CallerMessageLevel level, string message) => OnPipeline(() =>
+    {
+        switch (level)
+        {
+            case CallerMessageLevel.Debug: WriteDebug(message); break;
+            case CallerMessageLevel.Warning: WriteWarning(message); break;
+            default: WriteVerbose(message); break;
+        }
+    });
+
+    /// <summary>Only what the caller will see is formatted: Debug with -Debug, Verbose with -Verbose, else warnings.</summary>
+    private CallerMessageLevel MessageLevel()
+    {
+        bool Wants(string parameter, string preference) =>
+            MyInvocation.BoundParameters.TryGetValue(parameter, out var bound) ? bound is SwitchParameter { IsPresent: true } or true
+                : GetVariableValue(preference) is ActionPreference p && p != ActionPreference.SilentlyContinue && p != ActionPreference.Ignore;
+        return Wants("Debug", "DebugPreference") ? CallerMessageLevel.Debug : Wants("Verbose", "VerbosePreference") ? CallerMessageLevel.Verbose : CallerMessageLevel.Warning;
+    }
 
     protected override void StopProcessing() => _cancel.Cancel();
 

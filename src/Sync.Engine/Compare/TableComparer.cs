@@ -63,7 +63,19 @@ public sealed class TableComparer(NpgsqlDataSource source, NpgsqlDataSource dest
         }
         catch (PostgresException e) when (e.SqlState == "42P01")
         {
-            return Done(result with { Result = ComparisonResult.MissingOnDestination, Error = ErrorClassifier.Describe(e) }, clock);
+            // Still say how many rows the destination lacks: the source side is readable.
+            long? sourceRows = null;
+            try
+            {
+                await using var connection = await source.OpenConnectionAsync(ct).ConfigureAwait(false);
+                sourceRows = await CountAsync(connection, SideQuery.ForSource(table), ct).ConfigureAwait(false);
+            }
+            catch (PostgresException) { }
+            return Done(result with
+            {
+                Result = sourceRows is null ? ComparisonResult.Error : ComparisonResult.MissingOnDestination,
+                SourceRows = sourceRows ?? 0, MissingRows = sourceRows ?? 0, Error = ErrorClassifier.Describe(e),
+            }, clock);
         }
         catch (Exception e) when (e is NpgsqlException or SyncException)
         {

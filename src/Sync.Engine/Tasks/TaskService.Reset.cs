@@ -122,6 +122,7 @@ public sealed partial class TaskService
         var cleanup = task.State.StartedAt is null
             ? new CleanupReport()
             : await new ServerObjectCleaner(Connections).RemoveAllAsync(task.Definition, cancellationToken).ConfigureAwait(false);
+        LogCleanup(stored, cleanup);
         var previous = task.State.Copy;
         Store.UpdateState(stored, s => s with
         {
@@ -210,6 +211,7 @@ public sealed partial class TaskService
                 items.Add(partitioned ? table.Sql : "ONLY " + table.Sql);
             }
             await dst.ExecuteAsync($"TRUNCATE {string.Join(", ", items)}", ct).ConfigureAwait(false);
+            foreach (var table in tables) LogTruncated(Log, definition.Name, table);
         }
         catch (PostgresException e)
         {

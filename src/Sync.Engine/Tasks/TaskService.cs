@@ -27,6 +27,13 @@ public sealed partial class TaskService
         Connections = new ConnectionFactory(store.Secrets);
     }
 
+    /// <summary>
+    /// A service whose log messages go to <paramref name="write"/> (a cmdlet's Verbose and Debug streams). No logging
+    /// type appears in this signature: the caller may run where another version of them is loaded.
+    /// </summary>
+    public static TaskService ForCaller(ITaskStore store, Action<CallerMessageLevel, string> write, CallerMessageLevel minimum) =>
+        new(store, new SingleProviderLoggerFactory(new CallbackLoggerProvider(write, minimum)));
+
     public ITaskStore Store { get; }
     public ILoggerFactory Loggers { get; }
     public TimeProvider Clock { get; }
@@ -186,6 +193,7 @@ public sealed partial class TaskService
         if (task.State.StartedAt is not null)
         {
             report = await new ServerObjectCleaner(Connections).RemoveAllAsync(task.Definition, cancellationToken).ConfigureAwait(false);
+            LogCleanup(task.Name, report);
             if (!report.Complete && !force)
                 throw new SyncException(ErrorIds.ServerError, SyncErrorCategory.ResourceUnavailable,
                     $"Task '{task.Name}' was kept because some of what it created could not be removed: " +
@@ -214,6 +222,8 @@ public sealed partial class TaskService
         var task = Get(name);
         var own = task.State.Copy?.OwnDestinationTables() ?? new HashSet<string>();
         var report = await new Precheck.PrecheckRunner(Connections).RunAsync(task.Definition, own, cancellationToken).ConfigureAwait(false);
+        foreach (var check in report.Checks) LogCheck(Log, task.Name, check.Id, check.Outcome.ToString(), check.Message);
+        LogPrechecks(Log, task.Name, report.SuccessRate, report.Checks.Count, report.Failures.Count(), report.Checks.Count(c => c.Outcome == PrecheckOutcome.Warning));
         var summary = new PrecheckSummary
         {
             At = report.At, SuccessRate = report.SuccessRate, DefinitionRevision = task.Definition.Revision,
@@ -324,6 +334,7 @@ public sealed partial class TaskService
             throw new SyncException(ErrorIds.WorkerStartFailed, SyncErrorCategory.ResourceUnavailable,
                 $"The worker for task '{task.Name}' could not be started ({spec.FileName}): {e.Message}", task.Name, inner: e);
         }
+        LogLaunched(Log, task.Name, pid, logPath);
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < WorkerStartTimeout)
         {
@@ -382,6 +393,7 @@ public sealed partial class TaskService
         Store.AddControlRequest(task.Name, action, Operator);
         var clock = Stopwatch.StartNew();
         var timeout = action == ControlAction.Stop ? TimeSpan.FromMinutes(10) : WorkerStopTimeout;
+        LogStopRequested(Log, task.Name, action.ToString(), task.State.Worker?.ProcessId, timeout.TotalSeconds);
         while (Store.IsWorkerLeaseHeld(task.Name))
         {
             if (clock.Elapsed > timeout)
@@ -389,6 +401,7 @@ public sealed partial class TaskService
                 if (action != ControlAction.StopForce)
                     throw new SyncException(ErrorIds.WaitTimedOut, SyncErrorCategory.OperationTimeout,
                         $"Task '{task.Name}' did not stop within {timeout.TotalSeconds:0} s; it is still working on the request. Use Stop-SyncTask -Force to stop it at once.", task.Name);
+                LogKilling(Log, task.Name, task.State.Worker?.ProcessId);
                 KillWorker(task);
                 if (Store.ReadState(task.Name).Stream?.SlotName is not null)
                     await Runtime.StreamTeardown.DropAsync(Store, task.Definition, Clock).ConfigureAwait(false);

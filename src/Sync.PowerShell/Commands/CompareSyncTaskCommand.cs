@@ -33,9 +33,16 @@ public sealed class CompareSyncTaskCommand : TaskTargetCmdlet
             try
             {
                 var done = 0;
-                var report = RunEngine(ct => new Engine.Compare.TaskComparer(Service.Connections).CompareAsync(task, Level, Table, SampleSize,
-                    t => OnPipeline(() => WriteProgress(new ProgressRecord(1, $"Comparing {task.Name}", $"{++done} tables compared, last {t.SourceTable}: {t.Result}"))), ct));
-                WriteProgress(new ProgressRecord(1, $"Comparing {task.Name}", "done") { RecordType = ProgressRecordType.Completed });
+                Engine.Compare.ComparisonReport report;
+                try
+                {
+                    report = RunEngine(ct => Service.CompareAsync(task, Level, Table, SampleSize,
+                        t => OnPipeline(() => WriteProgress(new ProgressRecord(1, $"Comparing {task.Name}", $"{++done} tables compared, last {t.SourceTable}: {t.Result}"))), ct));
+                }
+                finally
+                {
+                    WriteProgress(new ProgressRecord(1, $"Comparing {task.Name}", "done") { RecordType = ProgressRecordType.Completed });
+                }
                 if (Summary) WriteObject(new ComparisonSummary(task.Name, report));
                 else foreach (var table in report.Tables) WriteObject(new TableComparison(task.Name, table, report.SourceLsn, report.TaskWasStreaming));
                 if (report.TaskWasStreaming)
