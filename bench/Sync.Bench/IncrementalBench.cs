@@ -33,6 +33,8 @@ internal static partial class IncrementalBench
         public double DrainTps => DrainSeconds > 0 ? BacklogTransactions / DrainSeconds : 0;
         /// <summary>CPU seconds the follower's own processes used for the drain (Sync: worker and its apply backend; native: the apply worker).</summary>
         public double DrainCpuSeconds { get; init; }
+        /// <summary>CPU seconds the follower used during the live phase (load and catch-up).</summary>
+        public double LiveCpuSeconds { get; init; }
     }
 
     public static async Task<int> RunAsync(int scale, int seconds, int clients, Dictionary<string, string> settings)
@@ -45,11 +47,11 @@ internal static partial class IncrementalBench
         results.Add(await NativeAsync(source, target, scale, seconds, clients));
         Console.WriteLine($"Native: {results[1]}");
         Console.WriteLine();
-        Console.WriteLine("| System | Source tps | Applied tps | Applied rows/s | Latency p50 (s) | Latency p99 (s) | Catch-up after load (s) | Peak memory (MB) |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| System | Source tps | Applied tps | Applied rows/s | Latency p50 (s) | Latency p99 (s) | Catch-up after load (s) | Follower CPU ms per 1000 transactions | Peak memory (MB) |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Name} | {r.SourceTps:0} | {r.AppliedTps:0} | {r.RowsPerSecond:0} | {r.P50:0.000} | {r.P99:0.000} | {r.CatchUp:0.0} | {(r.PeakBytes is { } p ? Mb(p) : "in server")} |"));
+                $"| {r.Name} | {r.SourceTps:0} | {r.AppliedTps:0} | {r.RowsPerSecond:0} | {r.P50:0.000} | {r.P99:0.000} | {r.CatchUp:0.0} | {1e6 * r.LiveCpuSeconds / Math.Max(1, r.Transactions):0.0} | {(r.PeakBytes is { } p ? Mb(p) : "in server")} |"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Applied throughput, Sync vs native: {results[0].AppliedTps / results[1].AppliedTps:0.00}x. Both destinations were checked equal to their source (row counts and balances)."));
         Console.WriteLine();
@@ -76,18 +78,19 @@ internal static partial class IncrementalBench
         await service.WaitAsync("bench-inc", WaitCondition.FullSyncComplete, TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(1), null, CancellationToken.None);
         await ExecuteAsync(target, db, ProbeTrigger);
         var slot = TaskNaming.SlotName(service.Get("bench-inc").Definition);
-        var result = await LoadAndMeasureAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients);
+        async Task<double> FollowerCpu(string phase)
+        {
+            var worker = service.Get("bench-inc").State.Worker?.ProcessId ?? 0;
+            var backend = await ScalarAsync<int>(target, db, "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE application_name = 'sync:bench-inc:apply'");
+            var (workerCpu, backendCpu) = (CpuSeconds(worker), CpuSeconds(backend));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Sync CPU so far ({phase}): worker process {workerCpu:0.0} s, its apply backend on the destination {backendCpu:0.0} s."));
+            return workerCpu + backendCpu;
+        }
+        var result = await LoadAndMeasureAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients, () => FollowerCpu("live"));
         var (backlog, drain, cpu) = await BacklogAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients,
             () => service.RequestStopAsync("bench-inc", ControlAction.Pause, wait: true, CancellationToken.None),
             () => service.ResumeAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), CancellationToken.None),
-            async () =>
-            {
-                var worker = service.Get("bench-inc").State.Worker?.ProcessId ?? 0;
-                var backend = await ScalarAsync<int>(target, db, "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE application_name = 'sync:bench-inc:apply'");
-                var (workerCpu, backendCpu) = (CpuSeconds(worker), CpuSeconds(backend));
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Sync drain CPU: worker process {workerCpu:0.0} s, its apply backend on the destination {backendCpu:0.0} s."));
-                return workerCpu + backendCpu;
-            });
+            () => FollowerCpu("drain"));
         result = result with { BacklogTransactions = backlog, DrainSeconds = drain, DrainCpuSeconds = cpu };
         await service.RequestStopAsync("bench-inc", ControlAction.Stop, wait: true, CancellationToken.None);
         await service.RemoveAsync("bench-inc", force: true, CancellationToken.None);
@@ -114,11 +117,12 @@ internal static partial class IncrementalBench
             if (clock.Elapsed > TimeSpan.FromMinutes(30)) throw new TimeoutException("native initial sync did not finish");
             await Task.Delay(200);
         }
-        var result = await LoadAndMeasureAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients);
+        async Task<double> ApplyWorkerCpu() => CpuSeconds(await ScalarAsync<int>(target, db, "SELECT coalesce(max(pid), 0) FROM pg_stat_subscription WHERE subname = 'bench_sub'"));
+        var result = await LoadAndMeasureAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients, ApplyWorkerCpu);
         var (backlog, drain, cpu) = await BacklogAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients,
             () => ExecuteAsync(target, db, "ALTER SUBSCRIPTION bench_sub DISABLE"),
             () => ExecuteAsync(target, db, "ALTER SUBSCRIPTION bench_sub ENABLE"),
-            async () => CpuSeconds(await ScalarAsync<int>(target, db, "SELECT coalesce(max(pid), 0) FROM pg_stat_subscription WHERE subname = 'bench_sub'")));
+            ApplyWorkerCpu);
         result = result with { BacklogTransactions = backlog, DrainSeconds = drain, DrainCpuSeconds = cpu };
         await ExecuteAsync(target, db, "DROP SUBSCRIPTION bench_sub");
         return result;
@@ -173,8 +177,10 @@ internal static partial class IncrementalBench
         await ExecuteAsync(source, db, Probe);
     }
 
-    private static async Task<Result> LoadAndMeasureAsync(string name, PostgresCluster source, PostgresCluster target, string db, string slot, int seconds, int clients)
+    private static async Task<Result> LoadAndMeasureAsync(string name, PostgresCluster source, PostgresCluster target, string db, string slot, int seconds, int clients,
+        Func<Task<double>> followerCpu)
     {
+        var cpuBefore = await followerCpu();
         using var stopProbe = new CancellationTokenSource();
         var probe = Task.Run(async () =>
         {
@@ -201,6 +207,7 @@ internal static partial class IncrementalBench
             await Task.Delay(50);
         }
         var catchUpSeconds = catchUp.Elapsed.TotalSeconds;
+        var liveCpu = await followerCpu() - cpuBefore;
         foreach (var check in new[] { "SELECT count(*) FROM pgbench_history", "SELECT sum(abalance) FROM pgbench_accounts", "SELECT sum(tbalance) FROM pgbench_tellers", "SELECT count(*) FROM probe" })
         {
             var expected = await ScalarAsync<long>(source, db, check);
@@ -210,7 +217,7 @@ internal static partial class IncrementalBench
         var p50 = await ScalarAsync<double>(target, db, "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM arrived - sent)) FROM probe");
         var p99 = await ScalarAsync<double>(target, db, "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM arrived - sent)) FROM probe");
         var applied = transactions / (loadSeconds + catchUpSeconds);
-        return new Result(name, sourceTps, applied, applied * 4, p50, p99, catchUpSeconds, null, transactions);
+        return new Result(name, sourceTps, applied, applied * 4, p50, p99, catchUpSeconds, null, transactions) { LiveCpuSeconds = liveCpu };
     }
 
     [GeneratedRegex(@"number of transactions actually processed: (\d+)")]
