@@ -16,6 +16,12 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     public const int MaxGroupTransactions = 2000;
     public const int MaxGroupChanges = 50_000;
     public static readonly TimeSpan MaxGroupAge = TimeSpan.FromMilliseconds(250);
+    /// <summary>
+    /// How long an open group waits for more source transactions once the stream pauses. Committing each transaction the
+    /// moment the stream is empty cost two round trips, a dozen thread wake-ups and a destination commit per source
+    /// transaction at moderate rates (docs/benchmarks.md); a few milliseconds gather several into one group.
+    /// </summary>
+    public static readonly TimeSpan GroupLinger = TimeSpan.FromMilliseconds(10);
 
     private readonly List<ApplyStatement> _pending = [];
     private readonly List<TaskEvent> _conflicts = [];
@@ -85,16 +91,29 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         AppliedTransactions++;
     }
 
-    /// <summary>True when the open group should commit now: it is full, old, or the stream has nothing more right now.</summary>
-    public bool ShouldCommit(bool streamIdle) =>
-        _transaction is not null && !_hasUncommittedSource &&
-        (streamIdle || _groupTransactions >= MaxGroupTransactions || _groupChanges >= MaxGroupChanges || clock.GetElapsedTime(_groupStarted) >= MaxGroupAge);
+    /// <summary>
+    /// True when the open group should commit now: it is full, old, or the stream has had nothing more for a while
+    /// (<see cref="GroupLinger"/> since the group began).
+    /// </summary>
+    public bool ShouldCommit(bool streamIdle)
+    {
+        if (_transaction is null || _hasUncommittedSource) return false;
+        var age = clock.GetElapsedTime(_groupStarted);
+        return (streamIdle && age >= GroupLinger) || _groupTransactions >= MaxGroupTransactions || _groupChanges >= MaxGroupChanges || age >= MaxGroupAge;
+    }
+
+    /// <summary>How long the stream may wait for more before <see cref="ShouldCommit"/> turns true for an idle stream; null when no group waits.</summary>
+    public TimeSpan? LingerLeft()
+    {
+        if (_transaction is null || _hasUncommittedSource) return null;
+        var left = GroupLinger - clock.GetElapsedTime(_groupStarted);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
 
     public async Task CommitGroupAsync(Action<IReadOnlyList<TaskEvent>> onConflicts, CancellationToken ct)
     {
         if (_transaction is null) return;
-        await FlushAsync(ct).ConfigureAwait(false);
-        if (_groupTransactions > 0) await checkpoint.RecordAsync(connection, LastEnd, LastCommitTime, ct).ConfigureAwait(false);
+        await FlushAsync(ct, _groupTransactions > 0 ? checkpoint.RecordCommand(LastEnd, LastCommitTime) : null).ConfigureAwait(false);
         await _transaction.CommitAsync(ct).ConfigureAwait(false);
         await _transaction.DisposeAsync().ConfigureAwait(false);
         _transaction = null;
@@ -119,14 +138,24 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         LastEnd = Committed;
     }
 
-    public async Task FlushAsync(CancellationToken ct)
+    public Task FlushAsync(CancellationToken ct) => FlushAsync(ct, null);
+
+    /// <summary>Sends the pending statements; <paramref name="trailer"/> (the checkpoint) goes last in the same round trip, its result not read as a change's.</summary>
+    private async Task FlushAsync(CancellationToken ct, NpgsqlBatchCommand? trailer)
     {
-        if (_pending.Count == 0) return;
+        if (_pending.Count == 0)
+        {
+            if (trailer is null) return;
+            await using var alone = new NpgsqlBatch(connection, _transaction) { BatchCommands = { trailer } };
+            await alone.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return;
+        }
         var statements = _pending.ToArray();
         _pending.Clear();
         await using var batch = new NpgsqlBatch(connection, _transaction);
         var units = SetMode ? Plan(statements) : statements.Select(s => (Row: (ApplyStatement?)s, Set: (SetStatement?)null)).ToList();
         foreach (var unit in units) batch.BatchCommands.Add(unit.Set?.Command ?? unit.Row!.ToBatchCommand());
+        if (trailer is not null) batch.BatchCommands.Add(trailer);
         var rows = new List<List<object?[]>>(units.Count);
         try
         {
@@ -142,6 +171,12 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
                 }
                 rows.Add(result);
             } while (await reader.NextResultAsync(ct).ConfigureAwait(false));
+        }
+        catch (PostgresException e) when (trailer is not null && ReferenceEquals(e.BatchCommand, trailer))
+        {
+            var info = ErrorClassifier.ClassifySqlState(e.SqlState, ErrorClassifier.Describe(e), taskName);
+            throw new SyncException(info.Retriable ? info.ErrorId : ErrorIds.CheckpointCorrupt, info.Category,
+                $"Recording the checkpoint of task '{taskName}' on the destination failed: {info.Message}", taskName, info.Retriable, e, e.SqlState);
         }
         catch (PostgresException e) when (e.SqlState == "23505" && SetMode)
         {

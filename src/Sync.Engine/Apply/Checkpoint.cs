@@ -62,23 +62,19 @@ public sealed class Checkpoint
         return value is string text && SyncLsn.TryParse(text, out var lsn) && lsn.IsValid ? lsn : null;
     }
 
-    /// <summary>Records <paramref name="endLsn"/> inside the open transaction, so it commits with the changes.</summary>
-    public async Task RecordAsync(NpgsqlConnection connection, SyncLsn endLsn, DateTimeOffset commitTime, CancellationToken ct)
+    /// <summary>
+    /// The statement that records <paramref name="endLsn"/> inside the open transaction, so it commits with the changes; null
+    /// when nothing is recorded. It goes out with the group's last statements, in the same round trip.
+    /// </summary>
+    public NpgsqlBatchCommand? RecordCommand(SyncLsn endLsn, DateTimeOffset commitTime)
     {
-        if (_none) return;
-        if (UsesOrigin)
-        {
-            await using var command = new NpgsqlCommand("SELECT pg_replication_origin_xact_setup($1::pg_lsn, $2)", connection);
-            command.Parameters.AddWithValue(endLsn.ToString());
-            command.Parameters.AddWithValue(commitTime);
-            await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            return;
-        }
-        await using var upsert = new NpgsqlCommand(
-            $"INSERT INTO {_table.Sql} (id, end_lsn, commit_time, updated_at) VALUES (1, $1::pg_lsn, $2, now()) " +
-            "ON CONFLICT (id) DO UPDATE SET end_lsn = EXCLUDED.end_lsn, commit_time = EXCLUDED.commit_time, updated_at = now()", connection);
-        upsert.Parameters.AddWithValue(endLsn.ToString());
-        upsert.Parameters.AddWithValue(commitTime);
-        await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        if (_none) return null;
+        var command = new NpgsqlBatchCommand(UsesOrigin
+            ? "SELECT pg_replication_origin_xact_setup($1::pg_lsn, $2)"
+            : $"INSERT INTO {_table.Sql} (id, end_lsn, commit_time, updated_at) VALUES (1, $1::pg_lsn, $2, now()) " +
+              "ON CONFLICT (id) DO UPDATE SET end_lsn = EXCLUDED.end_lsn, commit_time = EXCLUDED.commit_time, updated_at = now()");
+        command.Parameters.Add(new NpgsqlParameter { Value = endLsn.ToString() });
+        command.Parameters.Add(new NpgsqlParameter { Value = commitTime });
+        return command;
     }
 }

@@ -32,6 +32,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     /// <summary>A table whose changes the stream does not apply: a table sync is copying it again.</summary>
     private static readonly SyncLsn Frozen = new(ulong.MaxValue);
     private TaskScope? _nextScope;
+    private BackgroundStateWriter? _reports;
 
     public async Task<RunOutcome> RunAsync()
     {
@@ -112,16 +113,17 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             $"Streaming from slot {slot}{(resumeAt is { } r ? $", resuming after {r}" : "")}; checkpoint kept in {(checkpoint.UsesOrigin ? $"replication origin {TaskNaming.OriginName(task)}" : "the task's checkpoint table")}.");
 
         using var readerStop = CancellationTokenSource.CreateLinkedTokenSource(halt);
-        var channel = Channel.CreateBounded<StreamEvent>(new BoundedChannelOptions(4096) { SingleReader = true, SingleWriter = true });
+        // At most 128 batches of 64 events (or 128 whole small transactions) in flight: the worker's memory stays bounded.
+        var queue = new StreamEventQueue(capacity: 128);
         var producer = Task.Run(async () =>
         {
             try
             {
                 await foreach (var e in reader.ReadAsync(resumeAt, readerStop.Token).ConfigureAwait(false))
-                    await channel.Writer.WriteAsync(e, readerStop.Token).ConfigureAwait(false);
-                channel.Writer.TryComplete();
+                    await queue.AddAsync(e, readerStop.Token).ConfigureAwait(false);
+                queue.Complete();
             }
-            catch (Exception e) { channel.Writer.TryComplete(MapStreamError(e, task, slot)); }
+            catch (Exception e) { queue.Complete(MapStreamError(e, task, slot)); }
         });
         var monitor = Task.Run(() => MonitorAsync(source, scope, prefix, slot, applier, messages, readerStop.Token));
         var coordinator = new BackfillCoordinator();
@@ -129,9 +131,10 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             ? Task.Run(() => ScopeChangesAsync(scope, coordinator, messages, readerStop.Token))
             : Task.CompletedTask;
         (RunOutcome Outcome, bool EndStream) result;
+        _reports = new BackgroundStateWriter(context, problem => LogMonitor(context.TaskName, problem));
         try
         {
-            result = await ApplyLoopAsync(task, scope, tableLsns, applier, reader, channel.Reader, source, prefix, messages, resumeAt, coordinator).ConfigureAwait(false);
+            result = await ApplyLoopAsync(task, scope, tableLsns, applier, reader, queue, source, prefix, messages, resumeAt, coordinator).ConfigureAwait(false);
         }
         catch
         {
@@ -140,6 +143,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         }
         finally
         {
+            await _reports.DisposeAsync().ConfigureAwait(false);
             readerStop.Cancel();
             try { await producer.ConfigureAwait(false); } catch (OperationCanceledException) { }
             try { await monitor.ConfigureAwait(false); } catch (OperationCanceledException) { }
@@ -152,7 +156,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     }
 
     private async Task<(RunOutcome Outcome, bool EndStream)> ApplyLoopAsync(TaskDefinition task, TaskScope scope, Dictionary<string, SyncLsn> tableLsns, ChangeApplier applier,
-        PgOutputReader reader, ChannelReader<StreamEvent> events, NpgsqlDataSource source, string prefix, bool messages, SyncLsn? resumeAt,
+        PgOutputReader reader, StreamEventQueue events, NpgsqlDataSource source, string prefix, bool messages, SyncLsn? resumeAt,
         BackfillCoordinator coordinator)
     {
         var halt = context.Halt;
@@ -239,7 +243,9 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                     latency = Math.Max(0, (context.Clock.GetUtcNow() - applier.LastCommitTime).TotalSeconds);
                 }
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(halt);
-                wait.CancelAfter(TimeSpan.FromMilliseconds(200));
+                // An open group waits only for the rest of its linger, then commits on the next pass.
+                var linger = applier.LingerLeft();
+                wait.CancelAfter(linger is { } left ? left + TimeSpan.FromMilliseconds(1) : TimeSpan.FromMilliseconds(200));
                 try
                 {
                     if (!await events.WaitToReadAsync(wait.Token).ConfigureAwait(false))
@@ -247,7 +253,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                             $"The replication stream of task '{task.Name}' ended unexpectedly.", task.Name, retriable: true);
                 }
                 catch (OperationCanceledException) when (!halt.IsCancellationRequested) { }
-                if (drainMarker is not null && !messages && !inTransaction && !applier.GroupOpen && events.Count == 0)
+                if (drainMarker is not null && !messages && !inTransaction && !applier.GroupOpen && events.IsEmpty)
                 {
                     // Sources before PostgreSQL 14 cannot mark the drain point in the stream: stop once the stream has been
                     // quiet for two seconds after the request, with nothing in flight.
@@ -294,7 +300,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                         inTransaction = false;
                         if (!skipping) applier.EndSourceTransaction(commit);
                         skipping = false;
-                        if (applier.ShouldCommit(streamIdle: events.Count == 0))
+                        if (applier.ShouldCommit(streamIdle: events.IsEmpty))
                         {
                             await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
                             latency = Math.Max(0, (context.Clock.GetUtcNow() - commit.CommitTime).TotalSeconds);
@@ -446,6 +452,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     private async Task<(RunOutcome, bool)> FinishAsync(TaskDefinition task, TaskScope scope, NpgsqlDataSource source, ChangeApplier applier, SyncLsn confirmed)
     {
         await applier.CommitGroupAsync(WriteConflicts, context.Halt).ConfigureAwait(false);
+        // The last periodic report lands before the final positions, never after them.
+        if (_reports is not null) await _reports.DisposeAsync().ConfigureAwait(false);
         var factory = new ConnectionFactory(context.Store.Secrets);
         await using (var destination = factory.CreateDataSource(task.Destination, $"sync:{task.Name}:stop", 2))
         {
@@ -558,29 +566,25 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                     : $"Latency {current:0} s is back under the task's threshold of {threshold} s.",
                 new Dictionary<string, string> { ["latencySeconds"] = current.ToString("0.###", CultureInfo.InvariantCulture), ["thresholdSeconds"] = threshold.ToString(CultureInfo.InvariantCulture) });
         }
-        try
+        // Values are taken now; the write happens on the report writer's thread, so the apply loop never waits for the disk.
+        var committed = applier.Committed;
+        var (transactions, rows) = (applier.AppliedTransactions, applier.AppliedRows);
+        _reports!.Post(s => s with
         {
-            context.UpdateState(s => s with
+            Stream = (s.Stream ?? new StreamProgress()) with
             {
-                Stream = (s.Stream ?? new StreamProgress()) with
-                {
-                    CheckpointLsn = applier.Committed.IsValid ? applier.Committed.ToString() : s.Stream?.CheckpointLsn,
-                    ConfirmedLsn = confirmed.IsValid ? confirmed.ToString() : s.Stream?.ConfirmedLsn,
-                    LatencySeconds = latency,
-                    LagBytes = lag >= 0 ? lag : null,
-                    RetainedWalBytes = retained >= 0 ? retained : null,
-                    AppliedTransactions = applier.AppliedTransactions,
-                    AppliedRows = applier.AppliedRows,
-                    TransactionsPerSecond = Math.Round(tps, 1),
-                    RowsPerSecond = Math.Round(rps, 1),
-                    LastSourceCommit = lastCommit == default ? s.Stream?.LastSourceCommit : lastCommit,
-                },
-            });
-        }
-        catch (SyncException e)
-        {
-            LogMonitor(context.TaskName, e.Message);
-        }
+                CheckpointLsn = committed.IsValid ? committed.ToString() : s.Stream?.CheckpointLsn,
+                ConfirmedLsn = confirmed.IsValid ? confirmed.ToString() : s.Stream?.ConfirmedLsn,
+                LatencySeconds = latency,
+                LagBytes = lag >= 0 ? lag : null,
+                RetainedWalBytes = retained >= 0 ? retained : null,
+                AppliedTransactions = transactions,
+                AppliedRows = rows,
+                TransactionsPerSecond = Math.Round(tps, 1),
+                RowsPerSecond = Math.Round(rps, 1),
+                LastSourceCommit = lastCommit == default ? s.Stream?.LastSourceCommit : lastCommit,
+            },
+        });
     }
 
     private void WriteConflicts(IReadOnlyList<TaskEvent> conflicts)

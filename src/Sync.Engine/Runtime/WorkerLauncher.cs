@@ -31,6 +31,10 @@ public static class WorkerLauncher
             foreach (var a in spec.Arguments) start.ArgumentList.Add(a);
             start.Environment["SYNC_WORKER_LOG"] = logPath;
         }
+        // The runtime settings Sync.Worker's runtimeconfig carries, for a worker hosted by pwsh too (its runtimeconfig is
+        // PowerShell's); an admin's own setting wins.
+        foreach (var (key, value) in RuntimeTuning)
+            if (string.IsNullOrEmpty(System.Environment.GetEnvironmentVariable(key))) start.Environment[key] = value;
         foreach (var (key, value) in spec.Environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
         start.Environment[WorkerLaunchSpec.TaskVariable] = taskName;
         start.Environment[WorkerLaunchSpec.StoreVariable] = storeRoot;
@@ -41,6 +45,17 @@ public static class WorkerLauncher
         process.WaitForExit();
         return int.TryParse(pidText, out var pid) ? pid : 0;
     }
+
+    /// <summary>
+    /// A worker handles a steady trickle of small messages and round trips: thread-pool threads that spin after each
+    /// wake-up, and the JIT's instrumented tier for profile-guided optimization, cost more CPU than they save there
+    /// (docs/benchmarks.md, streaming).
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> RuntimeTuning = new Dictionary<string, string>
+    {
+        ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0",
+        ["DOTNET_TieredPGO"] = "0",
+    };
 
     public static string LogPath(string storeRoot, string taskName) => Path.Combine(storeRoot, "logs", taskName + ".log");
 

@@ -1,0 +1,67 @@
+using Sync.Engine.Stream;
+
+namespace Sync.Engine.Tests.Stream;
+
+/// <summary>The hand-over between the slot reader and the applier: a transaction at a time, bounded, errors kept.</summary>
+public sealed class StreamEventQueueTests
+{
+    private static readonly DateTimeOffset At = DateTimeOffset.UnixEpoch;
+    private static RowEvent Row(int i) => new(RowChangeKind.Insert, 1, null, false, [i.ToString()], [false]);
+
+    private static List<StreamEvent> Drain(StreamEventQueue queue)
+    {
+        var read = new List<StreamEvent>();
+        while (queue.TryRead(out var e)) read.Add(e!);
+        return read;
+    }
+
+    [Fact]
+    public async Task ATransactionIsHandedOverWhenItCommitsAndNotBefore()
+    {
+        var queue = new StreamEventQueue(capacity: 4);
+        await queue.AddAsync(new BeginEvent(1, new SyncLsn(10), At), CancellationToken.None);
+        await queue.AddAsync(Row(1), CancellationToken.None);
+        Assert.True(queue.IsEmpty);
+        Assert.False(queue.TryRead(out _));
+
+        await queue.AddAsync(new CommitEvent(new SyncLsn(10), new SyncLsn(20), At), CancellationToken.None);
+        Assert.False(queue.IsEmpty);
+        Assert.Collection(Drain(queue), e => Assert.IsType<BeginEvent>(e), e => Assert.IsType<RowEvent>(e), e => Assert.IsType<CommitEvent>(e));
+        Assert.True(queue.IsEmpty);
+
+        // A heartbeat between transactions is a boundary too: it lets the slot advance while nothing else is written.
+        await queue.AddAsync(new HeartbeatEvent(new SyncLsn(30), "p", "x"), CancellationToken.None);
+        Assert.IsType<HeartbeatEvent>(Assert.Single(Drain(queue)));
+    }
+
+    [Fact]
+    public async Task ALargeTransactionFlowsInBoundedBatchesAndTheReaderWaitsWhenTheQueueIsFull()
+    {
+        var queue = new StreamEventQueue(capacity: 2);
+        for (var i = 0; i < 2 * StreamEventQueue.MaxBatch; i++) await queue.AddAsync(Row(i), CancellationToken.None);
+        // Two full batches fill the queue: the next hand-over waits for the applier.
+        for (var i = 0; i < StreamEventQueue.MaxBatch - 1; i++) await queue.AddAsync(Row(i), CancellationToken.None);
+        var blocked = queue.AddAsync(Row(-1), CancellationToken.None).AsTask();
+        await Task.Delay(50);
+        Assert.False(blocked.IsCompleted);
+        Assert.True(queue.TryRead(out _));
+        for (var i = 1; i < StreamEventQueue.MaxBatch; i++) Assert.True(queue.TryRead(out _));
+        Assert.True(queue.TryRead(out _)); // the second batch; the first one's slot is free now
+        await blocked.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task TheErrorThatEndedTheStreamReachesTheApplierAndAPartialTransactionDoesNot()
+    {
+        var queue = new StreamEventQueue(capacity: 4);
+        await queue.AddAsync(new BeginEvent(1, new SyncLsn(10), At), CancellationToken.None);
+        await queue.AddAsync(new CommitEvent(new SyncLsn(10), new SyncLsn(20), At), CancellationToken.None);
+        await queue.AddAsync(new BeginEvent(2, new SyncLsn(30), At), CancellationToken.None);
+        await queue.AddAsync(Row(1), CancellationToken.None);
+        queue.Complete(new InvalidOperationException("connection lost"));
+
+        Assert.Equal(2, Drain(queue).Count);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await queue.WaitToReadAsync(CancellationToken.None));
+        Assert.Equal("connection lost", error.Message);
+    }
+}
