@@ -180,7 +180,9 @@ public static class CatalogReader
     private static async Task<List<SequenceInfo>> ReadSequencesAsync(NpgsqlConnection connection, CancellationToken ct) =>
         await ReadListAsync(connection, $"""
             SELECT n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle,
-                   own_n.nspname, own_c.relname, own_a.attname, d.deptype = 'i', pg_sequence_last_value(c.oid)
+                   own_n.nspname, own_c.relname, own_a.attname, d.deptype = 'i',
+                   -- A sequence the user may not read must not fail the whole catalog read (the precheck names it).
+                   CASE WHEN has_sequence_privilege(c.oid, 'SELECT,USAGE') THEN pg_sequence_last_value(c.oid) END
             FROM pg_sequence s
             JOIN pg_class c ON c.oid = s.seqrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -66,6 +66,15 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
         return new PrecheckReport(task.Name, DateTimeOffset.UtcNow, checks);
     }
 
+    /// <summary>
+    /// SELECT on a table or sequence, looked up by name in the catalog: casting the name to regclass would fail with
+    /// "permission denied for schema" where the user lacks USAGE, which the check reports on its own.
+    /// </summary>
+    private static async Task<bool> HasPrivilegeAsync(NpgsqlConnection source, string function, QualifiedName name, CancellationToken ct) =>
+        await source.ScalarAsync<bool>(
+            $"SELECT coalesce((SELECT {function}(c.oid, 'SELECT') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2), false)",
+            ct, name.Schema, name.Name).ConfigureAwait(false);
+
     private async Task<NpgsqlConnection?> TryConnectAsync(TaskDefinition task, ServerSide side, List<PrecheckResult> checks, CancellationToken ct)
     {
         var endpoint = side == ServerSide.Source ? task.Source : task.Destination;
@@ -139,13 +148,13 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
                 remedies.Add($"GRANT USAGE ON SCHEMA {Identifier.Quote(schema)} TO {Identifier.Quote(user)};");
             }
         foreach (var table in scope.Tables)
-            if (!await source.ScalarAsync<bool>("SELECT has_table_privilege($1::regclass, 'SELECT')", ct, table.Name.Sql).ConfigureAwait(false))
+            if (!await HasPrivilegeAsync(source, "has_table_privilege", table.Name, ct).ConfigureAwait(false))
             {
                 missing.Add($"SELECT on {table.Name}");
                 remedies.Add($"GRANT SELECT ON {table.Name.Sql} TO {Identifier.Quote(user)};");
             }
         foreach (var sequence in scope.Sequences)
-            if (!await source.ScalarAsync<bool>("SELECT has_sequence_privilege($1::regclass, 'SELECT')", ct, sequence.Name.Sql).ConfigureAwait(false))
+            if (!await HasPrivilegeAsync(source, "has_sequence_privilege", sequence.Name, ct).ConfigureAwait(false))
             {
                 missing.Add($"SELECT on sequence {sequence.Name}");
                 remedies.Add($"GRANT SELECT ON SEQUENCE {sequence.Name.Sql} TO {Identifier.Quote(user)};");

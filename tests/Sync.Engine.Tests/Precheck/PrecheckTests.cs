@@ -85,6 +85,46 @@ public sealed class PrecheckTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
+    public async Task SchemaUsageAndSequencePrivilegesAreCheckedAndAMissingConnectGrantQuotesTheServer()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE SCHEMA hidden; CREATE TABLE hidden.t (id int PRIMARY KEY); CREATE SCHEMA counted; CREATE TABLE counted.t (id serial PRIMARY KEY)");
+        var reader = await RoleAsync(db.SourceCluster, "");
+        await db.OnSourceAsync($"GRANT SELECT ON hidden.t TO {reader}; GRANT USAGE ON SCHEMA counted TO {reader}; GRANT SELECT ON counted.t TO {reader}");
+        var service = new TaskService(_temp.Store);
+        service.Create("pc-usage", TestTasks.Endpoint(db.SourceCluster, db.Name, reader, "pw"), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.Full, Selection = d.Selection with { IncludeSchemas = ["hidden", "counted"] } });
+
+        var report = await service.RunPrechecksAsync("pc-usage", CancellationToken.None);
+
+        var privileges = Find(report, PrecheckIds.SourcePrivileges, PrecheckOutcome.Failed);
+        Assert.Contains("USAGE on schema hidden", privileges.Message);
+        Assert.Contains("SELECT on sequence counted.t_id_seq", privileges.Message);
+        Assert.Contains($"GRANT USAGE ON SCHEMA \"hidden\" TO \"{reader}\";", privileges.Remedy);
+        Assert.Contains($"GRANT SELECT ON SEQUENCE \"counted\".\"t_id_seq\" TO \"{reader}\";", privileges.Remedy);
+
+        await db.OnSourceAsync($"REVOKE CONNECT ON DATABASE \"{db.Name}\" FROM PUBLIC");
+        var refused = await service.RunPrechecksAsync("pc-usage", CancellationToken.None);
+        Assert.Contains("permission denied for database", Find(refused, PrecheckIds.SourceConnectivity, PrecheckOutcome.Failed).Message);
+    }
+
+    [Fact]
+    public async Task AnEndpointThatRequiresSslFailsAgainstAServerWithoutIt()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE t (id int PRIMARY KEY)");
+        var service = new TaskService(_temp.Store);
+        service.Create("pc-ssl", TestTasks.Endpoint(db.SourceCluster, db.Name) with { SslMode = SslModeOption.Require }, TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.Full });
+
+        var report = await service.RunPrechecksAsync("pc-ssl", CancellationToken.None);
+
+        var check = Find(report, PrecheckIds.SourceConnectivity, PrecheckOutcome.Failed);
+        Assert.Contains("SSL", check.Message, StringComparison.OrdinalIgnoreCase);
+        Find(report, PrecheckIds.DestinationConnectivity, PrecheckOutcome.Passed);
+    }
+
+    [Fact]
     public async Task ARoleThatMayNotReplicateFailsTheReplicationConnection()
     {
         await using var db = await postgres.CreateDatabasesAsync();
