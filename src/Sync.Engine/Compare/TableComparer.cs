@@ -8,12 +8,19 @@ namespace Sync.Engine.Compare;
 
 /// <summary>
 /// Compares a table on both servers at increasing depth. Rows are hashed into buckets by their key (or by the whole
-/// row when there is no key); each server computes count and checksum per bucket in one scan, in parallel; only
-/// buckets that differ are read row by row, by key. Both sessions use the same text output settings, so equal values
-/// hash equally on both servers.
+/// row when there is no key); each server computes count and checksum per bucket in one scan, in parallel; a differing
+/// bucket that holds many rows is narrowed down the same way into sub-buckets (another part of the key's hash), and only
+/// the buckets or sub-buckets that differ are read row by row, by key. Both sessions use the same text output settings,
+/// so equal values hash equally on both servers.
 /// </summary>
 public sealed class TableComparer(NpgsqlDataSource source, NpgsqlDataSource destination)
 {
+    /// <summary>Buckets per table at most (about 500 rows each below that).</summary>
+    internal int MaxBuckets { get; init; } = 4096;
+    /// <summary>A differing bucket with more rows than this is narrowed into <see cref="SubBuckets"/> before rows are read.</summary>
+    internal int NarrowAbove { get; init; } = 2000;
+    internal const int SubBuckets = 64;
+
     private const string SessionSettings =
         "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET bytea_output = 'hex'; SET TimeZone = 'UTC'; SET search_path = pg_catalog";
 
@@ -30,7 +37,7 @@ public sealed class TableComparer(NpgsqlDataSource source, NpgsqlDataSource dest
             if (level == ComparisonLevel.RowCount)
                 return Done(result with { Result = counts.Source == counts.Destination ? ComparisonResult.Equal : ComparisonResult.Different }, clock);
 
-            var buckets = (int)Math.Clamp(Math.Max(counts.Source, counts.Destination) / 500, 1, 4096);
+            var buckets = (int)Math.Clamp(Math.Max(counts.Source, counts.Destination) / 500, 1, MaxBuckets);
             var sums = await BothAsync(c => BucketsAsync(c, src, buckets, ct), c => BucketsAsync(c, dst, buckets, ct), ct).ConfigureAwait(false);
             var differing = sums.Source.Keys.Union(sums.Destination.Keys)
                 .Where(b => !sums.Source.TryGetValue(b, out var s) || !sums.Destination.TryGetValue(b, out var d) || s != d)
@@ -39,26 +46,34 @@ public sealed class TableComparer(NpgsqlDataSource source, NpgsqlDataSource dest
             if (differing.Count == 0) return Done(result with { Result = ComparisonResult.Equal }, clock);
             if (level == ComparisonLevel.Checksum) return Done(result with { Result = ComparisonResult.Different }, clock);
 
-            long missing = 0, extra = 0, changed = 0;
+            long missing = 0, extra = 0, changed = 0, read = 0;
             var samples = new List<RowDifference>();
             foreach (var bucket in differing)
             {
-                var rows = await BothAsync(c => RowsAsync(c, src, buckets, bucket, ct), c => RowsAsync(c, dst, buckets, bucket, ct), ct).ConfigureAwait(false);
-                foreach (var difference in Diff(rows.Source, rows.Destination, table.Source.PrimaryKey is not null))
+                var size = Math.Max(sums.Source.GetValueOrDefault(bucket).Count, sums.Destination.GetValueOrDefault(bucket).Count);
+                var cells = size > NarrowAbove
+                    ? await DifferingSubBucketsAsync(src, dst, buckets, bucket, ct).ConfigureAwait(false)
+                    : [(SideQuery s) => s.InBucket(buckets, bucket)];
+                foreach (var cell in cells)
                 {
-                    switch (difference.Kind)
-                    {
-                        case "Missing": missing++; break;
-                        case "Extra": extra++; break;
-                        default: changed++; break;
+                    var rows = await BothAsync(c => RowsAsync(c, src, cell(src), ct), c => RowsAsync(c, dst, cell(dst), ct), ct).ConfigureAwait(false);
+                    read += rows.Source.Count + rows.Destination.Count;
+                    foreach (var difference in Diff(rows.Source, rows.Destination, table.Source.PrimaryKey is not null))
+                {
+                        switch (difference.Kind)
+                        {
+                            case "Missing": missing++; break;
+                            case "Extra": extra++; break;
+                            default: changed++; break;
+                        }
+                        if (samples.Count < sampleSize) samples.Add(difference);
                     }
-                    if (samples.Count < sampleSize) samples.Add(difference);
                 }
             }
             return Done(result with
             {
                 Result = missing + extra + changed == 0 ? ComparisonResult.Equal : ComparisonResult.Different,
-                MissingRows = missing, ExtraRows = extra, ChangedRows = changed, Samples = samples,
+                MissingRows = missing, ExtraRows = extra, ChangedRows = changed, Samples = samples, RowsRead = read,
             }, clock);
         }
         catch (PostgresException e) when (e.SqlState == "42P01")
@@ -116,9 +131,28 @@ public sealed class TableComparer(NpgsqlDataSource source, NpgsqlDataSource dest
         return result;
     }
 
-    private static async Task<List<(string Key, long Hash, string Row)>> RowsAsync(NpgsqlConnection connection, SideQuery side, int buckets, int bucket, CancellationToken ct)
+    /// <summary>The sub-buckets of a large differing bucket whose count or checksum differ, as conditions for each side.</summary>
+    private async Task<List<Func<SideQuery, string>>> DifferingSubBucketsAsync(SideQuery src, SideQuery dst, int buckets, int bucket, CancellationToken ct)
     {
-        var condition = $"{side.Bucket(buckets)} = {bucket}";
+        async Task<Dictionary<int, (long, decimal)>> Sums(NpgsqlConnection connection, SideQuery side)
+        {
+            var where = string.IsNullOrEmpty(side.Where) ? $" WHERE {side.InBucket(buckets, bucket)}" : $"{side.Where} AND {side.InBucket(buckets, bucket)}";
+            await using var command = new NpgsqlCommand($"SELECT {side.SubBucket(SubBuckets)} AS s, count(*), sum({side.RowHash}::numeric) FROM ONLY {side.Table} t{where} GROUP BY 1", connection);
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            var result = new Dictionary<int, (long, decimal)>();
+            while (await reader.ReadAsync(ct).ConfigureAwait(false)) result[reader.GetInt32(0)] = (reader.GetInt64(1), reader.GetDecimal(2));
+            return result;
+        }
+        var sums = await BothAsync(c => Sums(c, src), c => Sums(c, dst), ct).ConfigureAwait(false);
+        return sums.Source.Keys.Union(sums.Destination.Keys)
+            .Where(s => !sums.Source.TryGetValue(s, out var a) || !sums.Destination.TryGetValue(s, out var b) || a != b)
+            .Order()
+            .Select(s => (Func<SideQuery, string>)(side => $"{side.InBucket(buckets, bucket)} AND {side.SubBucket(SubBuckets)} = {s}"))
+            .ToList();
+    }
+
+    private static async Task<List<(string Key, long Hash, string Row)>> RowsAsync(NpgsqlConnection connection, SideQuery side, string condition, CancellationToken ct)
+    {
         var where = string.IsNullOrEmpty(side.Where) ? $" WHERE {condition}" : $"{side.Where} AND {condition}";
         var sql = $"SELECT {side.KeyText}, {side.RowHash}, {side.RowText} FROM ONLY {side.Table} t{where}";
         await using var command = new NpgsqlCommand(sql, connection);
@@ -166,6 +200,11 @@ public sealed class TableComparer(NpgsqlDataSource source, NpgsqlDataSource dest
         public string RowHash => $"('x' || substr(md5({RowText}), 1, 16))::bit(64)::bigint";
 
         public string Bucket(int buckets) => $"(('x' || substr(md5({KeyText}), 1, 8))::bit(32)::bigint & 2147483647) % {buckets}";
+
+        public string InBucket(int buckets, int bucket) => $"{Bucket(buckets)} = {bucket}";
+
+        /// <summary>A second, independent part of the key's hash: splits one bucket evenly.</summary>
+        public string SubBucket(int subBuckets) => $"(('x' || substr(md5({KeyText}), 9, 8))::bit(32)::bigint & 2147483647) % {subBuckets}";
 
         public static SideQuery ForSource(ScopedTable table) =>
             Build(table.Name.Sql, table.RowFilter is null ? "" : $" WHERE ({table.RowFilter})", table, c => c);

@@ -15,6 +15,8 @@ public sealed record TableComparisonResult
     public long MissingRows { get; init; }
     public long ExtraRows { get; init; }
     public long ChangedRows { get; init; }
+    /// <summary>Rows read from both servers to compare row by row: only those of differing buckets (and sub-buckets).</summary>
+    public long RowsRead { get; init; }
     /// <summary>A bounded sample of the differing rows (Row level).</summary>
     public IReadOnlyList<RowDifference> Samples { get; init; } = [];
     public string? Error { get; init; }
