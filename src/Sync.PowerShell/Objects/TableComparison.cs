@@ -18,6 +18,7 @@ public sealed class TableComparison
         MissingRows = result.MissingRows;
         ExtraRows = result.ExtraRows;
         ChangedRows = result.ChangedRows;
+        RowsRead = result.RowsRead;
         DifferingBuckets = result.DifferingBuckets;
         Buckets = result.Buckets;
         Samples = result.Samples.Select(s => new RowDifferenceSample(s.Kind, s.Key, s.SourceRow, s.DestinationRow)).ToArray();
@@ -39,6 +40,8 @@ public sealed class TableComparison
     public long MissingRows { get; }
     public long ExtraRows { get; }
     public long ChangedRows { get; }
+    /// <summary>Rows fetched from both servers for the row-by-row comparison (only those of differing buckets).</summary>
+    public long RowsRead { get; }
     public int DifferingBuckets { get; }
     public int Buckets { get; }
     public IReadOnlyList<RowDifferenceSample> Samples { get; }
