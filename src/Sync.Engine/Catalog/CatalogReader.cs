@@ -29,12 +29,13 @@ public static class CatalogReader
             "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname <> 'plpgsql' ORDER BY 1",
             r => (r.GetString(0), r.GetString(1)), ct).ConfigureAwait(false);
         var types = await ReadTypesAsync(connection, ct).ConfigureAwait(false);
+        var collations = await ReadCollationsAsync(connection, version, ct).ConfigureAwait(false);
         var sequences = await ReadSequencesAsync(connection, ct).ConfigureAwait(false);
         var tables = await ReadTablesAsync(connection, version, ct).ConfigureAwait(false);
         var functions = includeFunctions ? await ReadFunctionsAsync(connection, version, ct).ConfigureAwait(false) : [];
         return new CatalogSnapshot
         {
-            ServerVersion = version, Schemas = schemas, Extensions = extensions, Types = types, Sequences = sequences, Tables = tables, Functions = functions,
+            ServerVersion = version, Schemas = schemas, Extensions = extensions, Types = types, Collations = collations, Sequences = sequences, Tables = tables, Functions = functions,
         };
     }
 
@@ -79,11 +80,11 @@ public static class CatalogReader
                    CASE WHEN bt.oid >= 16384 THEN btn.nspname END, CASE WHEN bt.oid >= 16384 THEN bt.typname END,
                    t.typcategory = 'A', a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid),
                    nullif(a.attidentity::text, ''), {(version >= 12 ? "CASE WHEN a.attgenerated = 's' THEN pg_get_expr(ad.adbin, ad.adrelid) END" : "NULL::text")},
-                   CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
-                        THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END,
+                   CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 THEN cn.nspname END,
                    (rt.typtype = 'c' OR (t.typcategory = 'A' AND et.oid >= 16384) OR rt.typsend = 0 OR rt.typreceive = 0
                     OR (rt.typcategory = 'A' AND EXISTS (SELECT 1 FROM pg_type x WHERE x.oid = rt.typelem AND (x.oid >= 16384 OR x.typtype = 'c')))),
-                   t.typlen = -1 AND t.typstorage <> 'p'
+                   t.typlen = -1 AND t.typstorage <> 'p',
+                   co.collname
             FROM pg_attribute a
             JOIN pg_class c ON c.oid = a.attrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -110,7 +111,7 @@ public static class CatalogReader
             Generated = r.IsDBNull(11) ? null : r.GetString(11),
             Default = r.IsDBNull(11) && !r.IsDBNull(9) ? r.GetString(9) : null,
             Identity = r.IsDBNull(10) ? null : r.GetString(10),
-            Collation = r.IsDBNull(12) ? null : r.GetString(12),
+            Collation = r.IsDBNull(12) ? null : new QualifiedName(r.GetString(12), r.GetString(15)),
             NeedsTextCopy = r.GetBoolean(13),
             Toastable = r.GetBoolean(14),
         }), ct).ConfigureAwait(false)).ToLookup(x => x.Table, x => x.Column);
@@ -175,6 +176,27 @@ public static class CatalogReader
             Indexes = indexes[t.Oid].ToArray(),
             Triggers = triggers[t.Oid].ToArray(),
         }).ToList();
+    }
+
+    private static async Task<List<CollationInfo>> ReadCollationsAsync(NpgsqlConnection connection, int version, CancellationToken ct)
+    {
+        var icuLocale = version >= 17 ? "c.colllocale" : version >= 15 ? "c.colliculocale" : "NULL::text";
+        var deterministic = version >= 12 ? "c.collisdeterministic" : "true";
+        return await ReadListAsync(connection, $"""
+            SELECT n.nspname, c.collname, c.collprovider::text, {deterministic}, c.collcollate, c.collctype, {icuLocale}
+            FROM pg_collation c
+            JOIN pg_namespace n ON n.oid = c.collnamespace
+            WHERE {UserSchemaFilter} AND {string.Format(NotExtensionMember, "c.oid", "'pg_collation'")}
+            ORDER BY 1, 2
+            """, r => new CollationInfo
+        {
+            Name = new QualifiedName(r.GetString(0), r.GetString(1)),
+            Provider = r.GetString(2)[0],
+            Deterministic = r.GetBoolean(3),
+            Collate = r.IsDBNull(4) ? null : r.GetString(4),
+            Ctype = r.IsDBNull(5) ? null : r.GetString(5),
+            IcuLocale = r.IsDBNull(6) ? null : r.GetString(6),
+        }, ct).ConfigureAwait(false);
     }
 
     private static async Task<List<SequenceInfo>> ReadSequencesAsync(NpgsqlConnection connection, CancellationToken ct) =>

@@ -7,6 +7,7 @@ public sealed record CatalogSnapshot
     public IReadOnlyList<string> Schemas { get; init; } = [];
     public IReadOnlyList<(string Name, string Schema)> Extensions { get; init; } = [];
     public IReadOnlyList<TypeInfo> Types { get; init; } = [];
+    public IReadOnlyList<CollationInfo> Collations { get; init; } = [];
     public IReadOnlyList<SequenceInfo> Sequences { get; init; } = [];
     public IReadOnlyList<TableInfo> Tables { get; init; } = [];
     public IReadOnlyList<FunctionInfo> Functions { get; init; } = [];

@@ -19,8 +19,8 @@ public sealed record ColumnInfo
     public string? Identity { get; init; }
     /// <summary>The expression of a stored generated column.</summary>
     public string? Generated { get; init; }
-    /// <summary>The column's collation when it differs from its type's, schema-qualified and quoted.</summary>
-    public string? Collation { get; init; }
+    /// <summary>The column's collation when it differs from its type's.</summary>
+    public QualifiedName? Collation { get; init; }
     /// <summary>True when binary COPY cannot carry the value between servers (composites, arrays of user types, types without binary I/O).</summary>
     public bool NeedsTextCopy { get; init; }
     /// <summary>Values can be TOASTed (varlena with a storage other than plain).</summary>

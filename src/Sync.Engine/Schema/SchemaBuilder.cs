@@ -32,6 +32,15 @@ public static partial class SchemaBuilder
             namespaces.Add(new DdlStep("Extension", name, $"CREATE EXTENSION IF NOT EXISTS {Identifier.Quote(name)} WITH SCHEMA {Identifier.Quote(scope.MapSchema(schema))}"));
         }
 
+        // Collations made with CREATE COLLATION: those of the selected schemas and those a selected column uses.
+        var usedCollations = scope.Tables.SelectMany(t => t.Columns).Select(c => c.Collation).OfType<QualifiedName>().ToHashSet();
+        foreach (var collation in scope.Catalog.Collations.Where(c => scope.DatabaseLevel || scope.Schemas.Contains(c.Name.Schema) || usedCollations.Contains(c.Name)))
+        {
+            if (!scope.Schemas.Contains(collation.Name.Schema))
+                namespaces.Add(new DdlStep("Schema", scope.MapSchema(collation.Name.Schema), $"CREATE SCHEMA IF NOT EXISTS {Identifier.Quote(scope.MapSchema(collation.Name.Schema))}"));
+            namespaces.Add(new DdlStep("Collation", collation.Name.ToString(), CollationDdl(scope, collation)));
+        }
+
         var types = scope.Types.Select(t => new DdlStep("Type", t.Name.ToString(), TypeDdl(scope, t))).ToList();
         var functions = scope.Functions.Select(f => new DdlStep("Function", $"{f.Name}({f.Signature})", FunctionDdl(scope, f))).ToList();
         var sequences = scope.Sequences.Select(s => new DdlStep("Sequence", s.Name.ToString(), SequenceDdl(scope, s))).ToList();
@@ -137,6 +146,28 @@ public static partial class SchemaBuilder
         return list.OrderBy(Depth).ThenBy(t => t.Name);
     }
 
+    /// <summary>A built-in collation keeps its name; one made in a user schema lives in that schema's mapped name.</summary>
+    private static QualifiedName MappedCollation(TaskScope scope, QualifiedName collation) =>
+        collation.Schema == "pg_catalog" ? collation : new QualifiedName(scope.MapSchema(collation.Schema), collation.Name);
+
+    private static string CollationDdl(TaskScope scope, CollationInfo collation)
+    {
+        var options = new List<string>();
+        if (collation.Provider == 'i')
+        {
+            options.Add("provider = icu");
+            options.Add($"locale = {Identifier.Literal(collation.IcuLocale ?? collation.Collate ?? "")}");
+        }
+        else
+        {
+            options.Add("provider = libc");
+            options.Add($"lc_collate = {Identifier.Literal(collation.Collate ?? "C")}");
+            options.Add($"lc_ctype = {Identifier.Literal(collation.Ctype ?? collation.Collate ?? "C")}");
+        }
+        if (!collation.Deterministic) options.Add("deterministic = false");
+        return $"CREATE COLLATION IF NOT EXISTS {MappedCollation(scope, collation.Name).Sql} ({string.Join(", ", options)})";
+    }
+
     private static string TableDdl(TaskScope scope, ScopedTable table)
     {
         var source = table.Source;
@@ -147,7 +178,7 @@ public static partial class SchemaBuilder
         var columns = table.Columns.Select(c =>
         {
             var sb = new StringBuilder().Append(Identifier.Quote(table.DestinationColumn(c.Name))).Append(' ').Append(ColumnType(scope, c));
-            if (c.Collation is not null) sb.Append(" COLLATE ").Append(c.Collation);
+            if (c.Collation is { } collation) sb.Append(" COLLATE ").Append(MappedCollation(scope, collation).Sql);
             if (c.Generated is not null) sb.Append(" GENERATED ALWAYS AS (").Append(scope.Renamer.Rename(c.Generated, renamed)).Append(") STORED");
             else if (c.Identity is not null) sb.Append(IdentityClause(scope, table, c));
             else if (c.Default is not null) sb.Append(" DEFAULT ").Append(scope.Renamer.Rename(c.Default));

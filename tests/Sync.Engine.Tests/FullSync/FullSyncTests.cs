@@ -102,6 +102,37 @@ public sealed class FullSyncTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
+    public async Task CollationsMadeOnTheSourceAreCreatedOnTheDestinationUnderTheMappedSchema()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("""
+            CREATE SCHEMA crm;
+            CREATE COLLATION crm.case_insensitive (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+            CREATE COLLATION crm.bytewise (provider = libc, locale = 'C');
+            CREATE TABLE crm.users (id int PRIMARY KEY, email text COLLATE crm.case_insensitive UNIQUE, code text COLLATE crm.bytewise, note text COLLATE "C");
+            INSERT INTO crm.users VALUES (1, 'Ann@Example.org', 'b', 'x'), (2, 'bob@example.org', 'a', 'y');
+            """);
+        var service = new TaskService(_temp.Store);
+        service.Create("coll-1", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name), d => new TaskChanges
+        {
+            Mode = SyncTaskMode.Full, IncludeSchemas = ["crm"], SchemaMapping = new Dictionary<string, string> { ["crm"] = "crm_copy" },
+        }.ApplyTo(d, _temp.Store.Secrets));
+
+        var exit = await new WorkerHost(_temp.Store, TaskRunner.For, NullLoggerFactory.Instance).RunAsync("coll-1", CancellationToken.None);
+
+        Assert.True(exit == 0, _temp.Store.ReadState("coll-1").LastError?.Message);
+        Assert.Equal("crm_copy.case_insensitive|false|crm_copy.bytewise",
+            await db.DestinationScalarAsync<string>("""
+                SELECT (SELECT n.nspname || '.' || c.collname || '|' || c.collisdeterministic FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace WHERE c.collname = 'case_insensitive')
+                    || '|' || (SELECT n.nspname || '.' || c.collname FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace WHERE c.collname = 'bytewise')
+                """));
+        // The column keeps its behaviour: the nondeterministic collation still matches regardless of case.
+        Assert.Equal(1L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM crm_copy.users WHERE email = 'ANN@EXAMPLE.ORG'"));
+        Assert.Equal("C", await db.DestinationScalarAsync<string>("SELECT collation_name FROM information_schema.columns WHERE table_schema = 'crm_copy' AND column_name = 'note'"));
+        Assert.True((await Compare(service, "coll-1", ComparisonLevel.Row)).AllEqual);
+    }
+
+    [Fact]
     public async Task ExistingDestinationTablesFailTheTaskUnlessIgnored()
     {
         await using var db = await postgres.CreateDatabasesAsync();

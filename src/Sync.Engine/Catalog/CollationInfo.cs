@@ -1,0 +1,14 @@
+namespace Sync.Engine.Catalog;
+
+/// <summary>A collation created in a user schema (CREATE COLLATION), which the destination lacks until it is created.</summary>
+public sealed record CollationInfo
+{
+    public required QualifiedName Name { get; init; }
+    /// <summary>'c' (libc) or 'i' (ICU).</summary>
+    public required char Provider { get; init; }
+    public bool Deterministic { get; init; } = true;
+    public string? Collate { get; init; }
+    public string? Ctype { get; init; }
+    /// <summary>The ICU locale (PostgreSQL 15+ keeps it apart from collcollate).</summary>
+    public string? IcuLocale { get; init; }
+}
