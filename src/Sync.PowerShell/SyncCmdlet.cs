@@ -45,7 +45,7 @@ public abstract class SyncCmdlet : PSCmdlet, IDisposable
     {
         bool Wants(string parameter, string preference) =>
             MyInvocation.BoundParameters.TryGetValue(parameter, out var bound) ? bound is SwitchParameter { IsPresent: true } or true
-                : GetVariableValue(preference) is ActionPreference p && p != ActionPreference.SilentlyContinue && p != ActionPreference.Ignore;
+                : Enum.TryParse<ActionPreference>(GetVariableValue(preference)?.ToString(), ignoreCase: true, out var p) && p != ActionPreference.SilentlyContinue && p != ActionPreference.Ignore;
         return Wants("Debug", "DebugPreference") ? CallerMessageLevel.Debug : Wants("Verbose", "VerbosePreference") ? CallerMessageLevel.Verbose : CallerMessageLevel.Warning;
     }
 
@@ -60,20 +60,19 @@ public abstract class SyncCmdlet : PSCmdlet, IDisposable
         var task = Task.Run(() => work(Cancellation));
         try
         {
-            while (!task.Wait(250))
+            // Waiting on the handle, not Task.Wait, so a failure does not skip the messages queued before it.
+            while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(250))
             {
                 DrainPipelineWork();
                 eachTick?.Invoke();
                 if (Cancellation.IsCancellationRequested) break;
             }
-            DrainPipelineWork();
-            return task.GetAwaiter().GetResult();
         }
-        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+        finally
         {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-            throw;
+            DrainPipelineWork();
         }
+        return task.GetAwaiter().GetResult();
     }
 
     protected void RunEngine(Func<CancellationToken, Task> work, Action? eachTick = null) =>

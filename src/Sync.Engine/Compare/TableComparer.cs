@@ -20,6 +20,8 @@ public sealed class TableComparer(NpgsqlDataSource source, NpgsqlDataSource dest
     /// <summary>A differing bucket with more rows than this is narrowed into <see cref="SubBuckets"/> before rows are read.</summary>
     internal int NarrowAbove { get; init; } = 2000;
     internal const int SubBuckets = 64;
+    /// <summary>When more sub-buckets than this differ, the whole bucket is read in one scan instead of one scan each.</summary>
+    internal const int MaxSubBucketReads = 8;
 
     private const string SessionSettings =
         "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET bytea_output = 'hex'; SET TimeZone = 'UTC'; SET search_path = pg_catalog";
@@ -85,7 +87,7 @@ public sealed class TableComparer(NpgsqlDataSource source, NpgsqlDataSource dest
                 await using var connection = await source.OpenConnectionAsync(ct).ConfigureAwait(false);
                 sourceRows = await CountAsync(connection, SideQuery.ForSource(table), ct).ConfigureAwait(false);
             }
-            catch (PostgresException) { }
+            catch (NpgsqlException) { }
             return Done(result with
             {
                 Result = sourceRows is null ? ComparisonResult.Error : ComparisonResult.MissingOnDestination,
@@ -144,11 +146,13 @@ public sealed class TableComparer(NpgsqlDataSource source, NpgsqlDataSource dest
             return result;
         }
         var sums = await BothAsync(c => Sums(c, src), c => Sums(c, dst), ct).ConfigureAwait(false);
-        return sums.Source.Keys.Union(sums.Destination.Keys)
+        var differing = sums.Source.Keys.Union(sums.Destination.Keys)
             .Where(s => !sums.Source.TryGetValue(s, out var a) || !sums.Destination.TryGetValue(s, out var b) || a != b)
-            .Order()
-            .Select(s => (Func<SideQuery, string>)(side => $"{side.InBucket(buckets, bucket)} AND {side.SubBucket(SubBuckets)} = {s}"))
-            .ToList();
+            .Order().ToList();
+        // Each sub-bucket read is a scan of the bucket's predicate: when differences are spread wide, one read of the
+        // whole bucket costs less than many narrow ones.
+        if (differing.Count > MaxSubBucketReads) return [side => side.InBucket(buckets, bucket)];
+        return differing.Select(s => (Func<SideQuery, string>)(side => $"{side.InBucket(buckets, bucket)} AND {side.SubBucket(SubBuckets)} = {s}")).ToList();
     }
 
     private static async Task<List<(string Key, long Hash, string Row)>> RowsAsync(NpgsqlConnection connection, SideQuery side, string condition, CancellationToken ct)

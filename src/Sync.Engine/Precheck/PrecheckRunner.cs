@@ -141,7 +141,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
             missing.Add("CONNECT on the database");
             remedies.Add($"GRANT CONNECT ON DATABASE {Identifier.Quote(source.Database)} TO {Identifier.Quote(user)};");
         }
-        foreach (var schema in scope.Tables.Select(t => t.Name.Schema).Distinct())
+        foreach (var schema in scope.Tables.Select(t => t.Name.Schema).Concat(scope.Sequences.Select(s => s.Name.Schema)).Distinct())
             if (!await source.ScalarAsync<bool>("SELECT has_schema_privilege($1, 'USAGE')", ct, schema).ConfigureAwait(false))
             {
                 missing.Add($"USAGE on schema {Identifier.Display(schema)}");

@@ -54,8 +54,10 @@ internal sealed class BackgroundStateWriter : IAsyncDisposable
     private void WritePending()
     {
         if (Interlocked.Exchange(ref _next, null) is not { } change) return;
+        // A report that cannot be written (store locked, disk full, a reader holding the file on Windows) is skipped: the
+        // next one carries the same fields. It must never end the writer or reach the apply loop.
         try { _context.UpdateState(change); }
-        catch (SyncException e) { _onFailure(e.Message); }
+        catch (Exception e) when (e is SyncException or IOException or UnauthorizedAccessException) { _onFailure(e.Message); }
     }
 
     /// <summary>Stops the writer and writes what is still waiting, so the last report is never lost; later posts write at once.</summary>

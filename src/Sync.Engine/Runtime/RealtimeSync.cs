@@ -143,11 +143,11 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         }
         finally
         {
-            await _reports.DisposeAsync().ConfigureAwait(false);
             readerStop.Cancel();
             try { await producer.ConfigureAwait(false); } catch (OperationCanceledException) { }
             try { await monitor.ConfigureAwait(false); } catch (OperationCanceledException) { }
             try { await scopeChanges.ConfigureAwait(false); } catch (OperationCanceledException) { }
+            await _reports.DisposeAsync().ConfigureAwait(false);
         }
         if (!result.EndStream) return result.Outcome;
         // The slot can be dropped only once no walsender uses it: close the stream first.

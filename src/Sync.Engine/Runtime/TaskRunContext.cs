@@ -52,8 +52,15 @@ public sealed class TaskRunContext : IDisposable
     {
         Interlocked.Increment(ref _progress);
         if (!_recovering) return;
-        _recovering = false;
-        UpdateState(s => s with { RetryingSince = null });
+        try
+        {
+            UpdateState(s => s with { RetryingSince = null });
+            _recovering = false;
+        }
+        catch (Exception e) when (e is Diagnostics.SyncException or IOException or UnauthorizedAccessException)
+        {
+            // The store is busy for the moment: the next progress tries again; the run itself is healthy.
+        }
     }
 
     /// <summary>Set by the runner while it retries; the next <see cref="NoteProgress"/> clears the state's retry mark.</summary>

@@ -99,7 +99,7 @@ public sealed partial class TaskRunner : ITaskRunner
         if (task.Mode == SyncTaskMode.Full) return RunOutcome.Stopped("Stopped during the full copy; starting it again resumes the copy.");
         var left = await StreamTeardown.DropAsync(context.Store, task, context.Clock).ConfigureAwait(false);
         return RunOutcome.Stopped(left.Count > 0
-            ? "Stopped during the full copy; the replication slot and publication could not be dropped (see LeftOnServers). Reset-SyncTask runs the task again."
+            ? "Stopped during the full copy; the replication slot and publication could not be dropped (see LeftOnServers for the SQL). Start-SyncTask resumes the copy, or remove them and run Reset-SyncTask."
             : "Stopped during the full copy; the replication slot and publication were dropped. Reset-SyncTask runs the task again.");
     }
 

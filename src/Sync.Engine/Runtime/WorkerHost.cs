@@ -50,6 +50,8 @@ public sealed partial class WorkerHost(ITaskStore store, Func<TaskDefinition, IT
         var startState = context.UpdateState(s => s with
         {
             Status = SyncTaskStatus.Running, Worker = worker, StartedAt = s.StartedAt ?? now, CompletedAt = null, LastError = null, RetryingSince = null,
+            // What a forced stop left is this run's again (it resumes on that slot), not litter to remove.
+            LeftOnServers = [],
         });
         context.Event(SyncEventKind.StatusChanged, SyncEventLevel.Information,
             $"Worker {Environment.ProcessId} on {Environment.MachineName} started the task.");
@@ -78,7 +80,7 @@ public sealed partial class WorkerHost(ITaskStore store, Func<TaskDefinition, IT
             // A forced stop abandons the stream at once; it still tries to release the source.
             var left = await StreamTeardown.DropAsync(context.Store, context.Definition, _clock).ConfigureAwait(false);
             outcome = RunOutcome.Stopped(left.Count > 0
-                ? $"Stopped at once; {left.Count} object(s) could not be removed from the source (see LeftOnServers for the SQL). Reset-SyncTask runs the task again."
+                ? $"Stopped at once; {left.Count} object(s) could not be removed from the source (see LeftOnServers for the SQL). The slot still holds the changes: Start-SyncTask resumes from it, or remove it and run Reset-SyncTask."
                 : "Stopped at once; the replication slot and publication were dropped. Reset-SyncTask runs the task again.");
         }
         monitorStop.Cancel();

@@ -13,6 +13,11 @@ public static class PgOutputParser
 {
     private static readonly DateTimeOffset PostgresEpoch = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    /// <summary>
+    /// For logical decoding messages: pgoutput sends every prefix's messages, written by any tool with any bytes; one that
+    /// is not UTF-8 must not stop the stream (only the task's own heartbeats are read, and they are ASCII).
+    /// </summary>
+    private static readonly UTF8Encoding Lenient = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
 
     /// <summary>The event in <paramref name="data"/>, or null for messages the task does not use (types).</summary>
     /// <exception cref="FormatException">The bytes are not a well-formed message.</exception>
@@ -126,9 +131,9 @@ public static class PgOutputParser
     {
         reader.Byte();   // flags: transactional or not; the consumers tell by the surrounding Begin/Commit
         var lsn = reader.UInt64();
-        var prefix = reader.CString();
+        var prefix = reader.CString(Lenient);
         var length = reader.Int32();
-        return new HeartbeatEvent(new SyncLsn(lsn), prefix, reader.Text(length));
+        return new HeartbeatEvent(new SyncLsn(lsn), prefix, reader.Text(length, Lenient));
     }
 
     private ref struct Reader(ReadOnlySpan<byte> data)
@@ -151,7 +156,7 @@ public static class PgOutputParser
         public uint UInt32() => BinaryPrimitives.ReadUInt32BigEndian(Take(4));
         public ulong UInt64() => BinaryPrimitives.ReadUInt64BigEndian(Take(8));
         public DateTimeOffset Timestamp() => PostgresEpoch.AddTicks(BinaryPrimitives.ReadInt64BigEndian(Take(8)) * 10);
-        public string Text(int length) => Utf8.GetString(Take(length));
+        public string Text(int length, Encoding? encoding = null) => (encoding ?? Utf8).GetString(Take(length));
 
         public void Expect(char marker)
         {
@@ -159,11 +164,11 @@ public static class PgOutputParser
             if (found != marker) throw new FormatException($"Expected '{marker}' in a pgoutput message, found '{found}'.");
         }
 
-        public string CString()
+        public string CString(Encoding? encoding = null)
         {
             var end = _data[_at..].IndexOf((byte)0);
             if (end < 0) throw new FormatException("A pgoutput string has no terminator.");
-            var text = Utf8.GetString(_data.Slice(_at, end));
+            var text = (encoding ?? Utf8).GetString(_data.Slice(_at, end));
             _at += end + 1;
             return text;
         }

@@ -29,7 +29,8 @@ public sealed partial class TaskService
     [LoggerMessage(EventId = 505, Level = LogLevel.Information, Message = "Task {TaskName}: removed {What}")]
     private static partial void LogRemoved(ILogger logger, string taskName, string what);
 
-    [LoggerMessage(EventId = 506, Level = LogLevel.Warning, Message = "Task {TaskName}: could not remove {What}")]
+    // Information, not Warning: the cmdlets already warn for each object left behind, from the report.
+    [LoggerMessage(EventId = 506, Level = LogLevel.Information, Message = "Task {TaskName}: could not remove {What}")]
     private static partial void LogLeftBehind(ILogger logger, string taskName, string what);
 
     [LoggerMessage(EventId = 507, Level = LogLevel.Information, Message = "Task {TaskName}: truncated {Table} on the destination")]

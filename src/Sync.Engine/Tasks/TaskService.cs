@@ -374,6 +374,9 @@ public sealed partial class TaskService
                     LastError = new ErrorState { ErrorId = ErrorIds.WorkerStartFailed, Message = "The worker process had died; its last heartbeat was " + (s.Worker?.Heartbeat.ToString("u") ?? "never") + ".", At = now },
                 });
                 Store.AppendEvent(task.Name, new TaskEvent { Time = now, Kind = SyncEventKind.Operator, Level = SyncEventLevel.Warning, Message = $"{action} by {Operator}: the worker had died; status recorded without it." });
+                // A forced stop ends the task's hold on the source even without its worker, as it does with one.
+                if (action == ControlAction.StopForce && Store.ReadState(task.Name).Stream?.SlotName is not null && !Store.IsWorkerLeaseHeld(task.Name))
+                    await Runtime.StreamTeardown.DropAsync(Store, task.Definition, Clock).ConfigureAwait(false);
                 return Get(task.Name);
             }
             throw new SyncException(ErrorIds.SyncTaskNotRunning, SyncErrorCategory.InvalidOperation,
@@ -403,7 +406,9 @@ public sealed partial class TaskService
                         $"Task '{task.Name}' did not stop within {timeout.TotalSeconds:0} s; it is still working on the request. Use Stop-SyncTask -Force to stop it at once.", task.Name);
                 LogKilling(Log, task.Name, task.State.Worker?.ProcessId);
                 KillWorker(task);
-                if (Store.ReadState(task.Name).Stream?.SlotName is not null)
+                // Only once no worker holds the task: a worker that could not be killed (another host, a hung exit)
+                // may still stream from the slot, and dropping it under the worker would lose the changes in between.
+                if (!Store.IsWorkerLeaseHeld(task.Name) && Store.ReadState(task.Name).Stream?.SlotName is not null)
                     await Runtime.StreamTeardown.DropAsync(Store, task.Definition, Clock).ConfigureAwait(false);
                 break;
             }

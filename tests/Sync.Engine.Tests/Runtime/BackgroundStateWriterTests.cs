@@ -36,4 +36,25 @@ public sealed class BackgroundStateWriterTests : IDisposable
         await writer.DisposeAsync();
         Assert.Empty(problems);
     }
+
+    [Fact]
+    public async Task AReportThatCannotBeWrittenIsSkippedAndNeverStopsTheWriter()
+    {
+        TestTasks.CreateOffline(new TaskService(_temp.Store), "broken");
+        using var context = new TaskRunContext(_temp.Store, _temp.Store.ReadDefinition("broken"), NullLoggerFactory.Instance, TimeProvider.System);
+        var problems = new List<string>();
+        var writer = new BackgroundStateWriter(context, m => { lock (problems) problems.Add(m); });
+        var state = Directory.GetFiles(_temp.Root, "state.json", SearchOption.AllDirectories).Single();
+        var saved = File.ReadAllBytes(state);
+        File.WriteAllText(state, "{ not json");
+
+        writer.Post(s => s with { Stream = new StreamProgress { AppliedTransactions = 1 } });
+        await TestTasks.WaitUntilAsync(() => { lock (problems) return problems.Count > 0; }, TimeSpan.FromSeconds(10), "the failed write to be reported");
+        Assert.Contains("state.json", problems[0]);
+
+        File.WriteAllBytes(state, saved);
+        writer.Post(s => s with { Stream = new StreamProgress { AppliedTransactions = 2 } });
+        await writer.DisposeAsync();
+        Assert.Equal(2, _temp.Store.ReadState("broken").Stream!.AppliedTransactions);
+    }
 }

@@ -100,6 +100,18 @@ public sealed class PgOutputParserTests
     }
 
     [Fact]
+    public void AnotherToolsMessageThatIsNotUtf8DoesNotStopTheStream()
+    {
+        var message = new Message('M').Byte(0).Int64(0x42).String("app");
+        message.Int32(3).Byte(0xff).Byte(0xfe).Byte(0x41);
+        var parsed = Assert.IsType<HeartbeatEvent>(PgOutputParser.Parse(message.Bytes));
+        Assert.Equal("app", parsed.Prefix);
+        Assert.EndsWith("A", parsed.Payload);
+        // Row values stay strict: text that is not UTF-8 is refused rather than altered.
+        Assert.Throws<DecoderFallbackException>(() => PgOutputParser.Parse(new Message('I').Int32(7).Byte('N').Int16(1).Byte('t').Int32(1).Byte(0xff).Bytes));
+    }
+
+    [Fact]
     public void MalformedMessagesAreRefusedNotMisread()
     {
         Assert.Contains("ended early", Assert.Throws<FormatException>(() => PgOutputParser.Parse(new Message('I').Int32(7).Byte('N').Int16(1).Byte('t').Int32(10).Bytes)).Message);

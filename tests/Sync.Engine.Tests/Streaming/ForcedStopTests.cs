@@ -63,6 +63,22 @@ public sealed class ForcedStopTests(PostgresFixture postgres) : IDisposable
         Assert.Contains(_temp.Store.ReadEvents("force-2"), e => e.Event.Level == Sync.SyncEventLevel.Warning && e.Event.Message.Contains("could not be removed"));
         Assert.Equal("1/1", await db.SourceScalarAsync<string>(ObjectsOf(task.Definition)));
 
+        // With the source back, starting again resumes on the slot that was left: it is the task's again, not litter.
+        proxy.Restore();
+        await using (var again = new StreamingHarness(service, db, "force-2"))
+        {
+            await again.StartAsync();
+            await TestTasks.WaitUntilAsync(() => service.Get("force-2").State is { Status: SyncTaskStatus.Running, LeftOnServers.Count: 0 }, TimeSpan.FromSeconds(30), "the worker to take the slot back");
+            await db.OnSourceAsync("INSERT INTO t VALUES (1)");
+            await again.CatchUpAsync();
+            Assert.Equal(1L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM t"));
+            proxy.Cut();
+            await TestTasks.WaitUntilAsync(() => service.Get("force-2").State.Status == SyncTaskStatus.Retrying, TimeSpan.FromSeconds(30), "status Retrying again");
+            await again.StopAsync(ControlAction.StopForce);
+        }
+        stopped = service.Get("force-2").State;
+        Assert.Equal(2, stopped.LeftOnServers.Count);
+
         // The SQL in the report is what an admin runs; it removes exactly what was left (once the cut walsender is gone).
         await TestTasks.WaitUntilAsync(() => db.SourceScalarAsync<long>($"SELECT count(*) FROM pg_replication_slots WHERE active AND slot_name LIKE '{TaskNaming.SlotName(task.Definition)}%'").GetAwaiter().GetResult() == 0,
             TimeSpan.FromSeconds(30), "the slot to be released");
