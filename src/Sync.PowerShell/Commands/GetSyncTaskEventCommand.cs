@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Sync.Engine.Tasks;
 
 namespace Sync.PowerShell.Commands;
 
@@ -14,47 +15,66 @@ public sealed class GetSyncTaskEventCommand : TaskTargetCmdlet
     public DateTime After { get; set; }
 
     [Parameter]
+    public DateTime Before { get; set; }
+
+    [Parameter]
     public SyncEventLevel[]? Level { get; set; }
 
     [Parameter]
     public SyncEventKind[]? Kind { get; set; }
 
-    /// <summary>Only the last N matching events.</summary>
+    /// <summary>Only the last N matching events (of those already written; with -Wait, every later one follows).</summary>
     [Parameter]
     [ValidateRange(1, int.MaxValue)]
     public int Last { get; set; }
 
+    /// <summary>Follows the logs of every task named, like Get-Content -Wait, until Ctrl+C.</summary>
     [Parameter]
     public SwitchParameter Wait { get; set; }
+
+    private EventReader? _reader;
+    private readonly List<string> _followed = [];
+
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();
+        var bound = MyInvocation.BoundParameters;
+        _reader = new EventReader(Service.Store, new EventQuery
+        {
+            After = bound.ContainsKey(nameof(After)) ? new DateTimeOffset(After) : null,
+            Before = bound.ContainsKey(nameof(Before)) ? new DateTimeOffset(Before) : null,
+            Levels = Level?.ToHashSet(),
+            Kinds = Kind?.ToHashSet(),
+            Last = Last,
+        });
+    }
 
     protected override void ProcessRecord()
     {
         foreach (var task in Targets())
         {
-            try
-            {
-                long position = 0;
-                var first = true;
-                do
-                {
-                    var events = Service.Store.ReadEvents(task.Name, position);
-                    if (events.Count > 0) position = events[^1].Position;
-                    var matching = events.Where(e => Matches(e.Event)).Select(e => new SyncTaskEvent(task.Name, e.Event, e.Position)).ToList();
-                    if (first && Last > 0) matching = matching.TakeLast(Last).ToList();
-                    first = false;
-                    foreach (var e in matching) WriteObject(e);
-                    if (Wait && !Cancellation.WaitHandle.WaitOne(500)) continue;
-                } while (Wait && !Cancellation.IsCancellationRequested);
-            }
-            catch (Engine.Diagnostics.SyncException e)
-            {
-                WriteSyncError(e, task.Name);
-            }
+            if (Read(task.Name) && Wait && !_followed.Contains(task.Name, StringComparer.OrdinalIgnoreCase)) _followed.Add(task.Name);
         }
     }
 
-    private bool Matches(Engine.Tasks.TaskEvent e) =>
-        (!MyInvocation.BoundParameters.ContainsKey(nameof(After)) || e.Time > new DateTimeOffset(After)) &&
-        (Level is null || Level.Contains(e.Level)) &&
-        (Kind is null || Kind.Contains(e.Kind));
+    protected override void EndProcessing()
+    {
+        while (Wait && _followed.Count > 0 && !Cancellation.WaitHandle.WaitOne(500))
+            foreach (var name in _followed.ToArray())
+                if (!Read(name)) _followed.Remove(name);
+    }
+
+    private bool Read(string name)
+    {
+        try
+        {
+            foreach (var (e, position) in _reader!.ReadNew(name)) WriteObject(new SyncTaskEvent(name, e, position));
+            return true;
+        }
+        catch (Engine.Diagnostics.SyncException e)
+        {
+            WriteSyncError(e, name);
+            return false;
+        }
+    }
 }
