@@ -35,6 +35,15 @@ Describe 'A FullIncremental task from the console' -Skip:(-not $HasPostgres) {
         (Get-SyncTask -Name 'pester-life').Status | Should -Be 'Ready'
     }
 
+    It 'narrates the engine''s work under -Verbose and -Debug, and only then' {
+        $verbose = Test-SyncTask -Name 'pester-life' -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+        @(@($verbose.Message) -like 'Task pester-life: prechecks 100%*').Count | Should -Be 1
+        $debug = Test-SyncTask -Name 'pester-life' -Debug 5>&1 | Where-Object { $_ -is [System.Management.Automation.DebugRecord] }
+        @(@($debug.Message) -like '*precheck SourceConnectivity Passed*').Count | Should -Be 1
+        $quiet = Test-SyncTask -Name 'pester-life' 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+        $quiet | Should -BeNullOrEmpty
+    }
+
     It 'starts in the background and waits for the full copy' {
         $task = Start-SyncTask -Name 'pester-life' -Wait -Until FullSyncComplete -Timeout 300
         $task.Progress | Should -Be 100
