@@ -29,7 +29,7 @@ public static class TaskProgressView
             SyncTaskStage.FullInitialization when state.Copy is { } copy =>
                 $"{copy.Tables.Count(t => t.State == TableCopyState.Copied)} of {copy.Tables.Count} tables, {copy.BytesCopied / 1048576.0:0.#} MB at {copy.BytesPerSecond / 1048576.0:0.#} MB/s",
             SyncTaskStage.RealtimeSync when state.Stream is { } stream =>
-                $"latency {stream.LatencySeconds:0.###} s, {stream.TransactionsPerSecond:0} tx/s",
+                (stream.LatencySeconds is { } latency ? $"latency {latency:0.###} s, " : "latency not measured yet, ") + $"{stream.TransactionsPerSecond:0} tx/s",
             _ => $"{state.Status}",
         };
         var bars = new List<ProgressBar>
