@@ -286,24 +286,26 @@ public sealed partial class TaskService
     }
 
     /// <summary>Polls the task until <paramref name="condition"/> holds; fails when the task fails, or with WaitTimedOut.</summary>
-    public async Task<TaskInfo> WaitAsync(string name, WaitCondition condition, TimeSpan? timeout, TimeSpan latencyBound,
-        Action<TaskInfo>? onPoll, CancellationToken cancellationToken)
+    public Task<TaskInfo> WaitAsync(string name, WaitCondition condition, TimeSpan? timeout, TimeSpan latencyBound,
+        Action<TaskInfo>? onPoll, CancellationToken cancellationToken) =>
+        WaitAsync(name, WaitTarget.For(condition, latencyBound), timeout, onPoll, cancellationToken);
+
+    /// <summary>
+    /// Polls the task until it reaches <paramref name="target"/> (a condition, a stage reached or passed, a status); fails
+    /// when the task fails or stops short of it, or with WaitTimedOut.
+    /// </summary>
+    public async Task<TaskInfo> WaitAsync(string name, WaitTarget target, TimeSpan? timeout, Action<TaskInfo>? onPoll, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        var condition = target;
         while (true)
         {
             var task = Get(name);
             onPoll?.Invoke(task);
             var state = task.State;
             var stopped = !task.IsRunning && state.Status is not SyncTaskStatus.Starting;
-            var reached = condition switch
-            {
-                WaitCondition.FullSyncComplete => state.Copy?.CompletedAt is not null || (task.Definition.Mode == SyncTaskMode.Incremental && state.Stage == SyncTaskStage.RealtimeSync),
-                WaitCondition.CaughtUp => state.Stage == SyncTaskStage.RealtimeSync && state.Stream?.LatencySeconds is { } l && l <= latencyBound.TotalSeconds,
-                _ => stopped,
-            };
-            if (reached) return task;
-            if (state.Status == SyncTaskStatus.Failed || (stopped && condition != WaitCondition.Stopped))
+            if (target.IsReached(task, stopped)) return task;
+            if ((state.Status == SyncTaskStatus.Failed && target.Status != SyncTaskStatus.Failed) || (stopped && !target.AcceptsEnd))
                 throw new SyncException(state.LastError?.ErrorId ?? ErrorIds.SyncTaskNotRunning, state.LastError?.Category ?? SyncErrorCategory.InvalidOperation,
                     $"Task '{task.Name}' is {state.Status}{(task.Worker == WorkerLiveness.Dead ? " (its worker died)" : "")} and will not reach {condition}" +
                     (state.LastError is { } e ? $": {e.Message}" : "."), task.Name);

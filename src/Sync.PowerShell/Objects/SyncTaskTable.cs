@@ -24,6 +24,7 @@ public sealed class SyncTaskTable
         Duration = table.StartedAt is { } s && table.EndedAt is { } e ? e - s : null;
         Ranges = table.Ranges.Count;
         RangesCopied = table.Ranges.Count(r => r.State == TableCopyState.Copied);
+        CopyRanges = table.Ranges.OrderBy(r => r.Index).Select(r => new SyncTableRange(r)).ToArray();
     }
 
     public string TaskName { get; }
@@ -48,6 +49,8 @@ public sealed class SyncTaskTable
     public TimeSpan? Duration { get; }
     public int Ranges { get; }
     public int RangesCopied { get; }
+    /// <summary>The ranges the table's copy was split into, each with its state, rows, bytes and times.</summary>
+    public IReadOnlyList<SyncTableRange> CopyRanges { get; }
 
     public override string ToString() => $"{Table}: {State}";
 }

@@ -1,4 +1,4 @@
-namespace Sync.Engine.Tasks;
+namespace Sync;
 
 /// <summary>What Wait-SyncTask and Start-SyncTask -Wait wait for.</summary>
 public enum WaitCondition
