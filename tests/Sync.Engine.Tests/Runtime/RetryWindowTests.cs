@@ -16,20 +16,6 @@ public sealed class RetryWindowTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    /// <summary>A clock whose delays end at once and move it forward by what they waited.</summary>
-    private sealed class SteppingClock : TimeProvider
-    {
-        private long _ticks = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero).UtcTicks;
-        public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
-        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-        {
-            if (dueTime > TimeSpan.Zero && dueTime != Timeout.InfiniteTimeSpan) Advance(dueTime);
-            return System.CreateTimer(callback, state, dueTime == Timeout.InfiniteTimeSpan ? dueTime : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
-        }
-    }
-
     private static SyncException ConnectionLost() =>
         new(ErrorIds.SourceConnectionFailed, SyncErrorCategory.ConnectionError, "connection to the source was lost", "retry", retriable: true);
 
