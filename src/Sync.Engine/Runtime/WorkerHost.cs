@@ -98,7 +98,8 @@ public sealed partial class WorkerHost(ITaskStore store, Func<TaskDefinition, IT
         context.Event(SyncEventKind.StatusChanged, outcome.Status == SyncTaskStatus.Failed ? SyncEventLevel.Error : SyncEventLevel.Information,
             outcome.Status switch
             {
-                SyncTaskStatus.Failed => $"The task failed: {outcome.Error!.Message}",
+                SyncTaskStatus.Failed => $"The task failed: {outcome.Error!.Message}" +
+                    (definition.Mode == SyncTaskMode.Full ? "" : " Destination sequences were left as they are: only a normal stop sets them ahead of the source."),
                 _ => $"The task is {outcome.Status}." + (outcome.Message is null ? "" : " " + outcome.Message),
             });
         LogEnded(name, outcome.Status);

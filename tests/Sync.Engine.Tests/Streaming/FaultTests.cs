@@ -126,5 +126,7 @@ public sealed class FaultTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(SyncTaskStatus.Failed, failed.Status);
         Assert.Equal(ErrorIds.ReplicationSlotMissing, failed.LastError!.ErrorId);
         Assert.Contains("Reset-SyncTask", failed.LastError.Message);
+        // A failed run never moves the destination's sequences, and says so.
+        Assert.Contains(_temp.Store.ReadEvents("fault-slot"), e => e.Event.Level == Sync.SyncEventLevel.Error && e.Event.Message.Contains("Destination sequences were left as they are"));
     }
 }
