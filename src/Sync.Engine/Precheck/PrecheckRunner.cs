@@ -67,6 +67,36 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
     }
 
     /// <summary>
+    /// max_slot_wal_keep_size against the task's connection retry window: unlimited lets a stopped or lagging task fill
+    /// the source's disk; too small loses the slot (and needs a reset) during an outage the task would otherwise ride
+    /// out. "Too small" is measured by the source's average WAL rate since its WAL statistics began (PostgreSQL 14+).
+    /// </summary>
+    private static async Task<PrecheckResult> CheckSlotWalRetentionAsync(TaskDefinition task, NpgsqlConnection source, string keep, CancellationToken ct)
+    {
+        const string name = "WAL retained by the slot";
+        var minutes = task.Options.ConnectionRetryMinutes;
+        if (keep is "-1")
+            return new PrecheckResult(PrecheckIds.SlotWalRetention, name, PrecheckOutcome.Warning, true,
+                "max_slot_wal_keep_size is unlimited: if the task stops or falls behind, its slot keeps WAL until the source's disk fills.",
+                $"ALTER SYSTEM SET max_slot_wal_keep_size = '<enough WAL for {minutes} minutes of writes>'; SELECT pg_reload_conf();");
+        var keepBytes = await source.ScalarAsync<long>("SELECT pg_size_bytes(current_setting('max_slot_wal_keep_size'))", ct).ConfigureAwait(false);
+        if (source.PostgreSqlVersion.Major < 14)
+            return PrecheckResult.Pass(PrecheckIds.SlotWalRetention, name, $"max_slot_wal_keep_size is {keep}; check it covers {minutes} minutes of WAL (the source is too old to report its WAL rate).");
+        var perSecond = await source.ScalarAsync<double>(
+            "SELECT (wal_bytes / greatest(1, extract(epoch FROM now() - coalesce(stats_reset, pg_postmaster_start_time()))))::float8 FROM pg_stat_wal", ct).ConfigureAwait(false);
+        var needed = (long)(perSecond * minutes * 60);
+        if (needed <= keepBytes)
+            return PrecheckResult.Pass(PrecheckIds.SlotWalRetention, name,
+                $"max_slot_wal_keep_size is {keep}: at the source's average WAL rate, about {Megabytes(needed)} cover the task's connection retry window of {minutes} minutes.");
+        return new PrecheckResult(PrecheckIds.SlotWalRetention, name, PrecheckOutcome.Warning, true,
+            $"max_slot_wal_keep_size is {keep}, but the source writes about {Megabytes((long)(perSecond * 60))} of WAL a minute on average: an outage of the task's " +
+            $"connection retry window ({minutes} minutes) needs about {Megabytes(needed)}. A longer stop or lag invalidates the slot and the task needs Reset-SyncTask.",
+            $"ALTER SYSTEM SET max_slot_wal_keep_size = '{Math.Max(1, needed / 1048576 + 1)}MB'; SELECT pg_reload_conf(); -- or a shorter -ConnectionRetryMinutes");
+    }
+
+    private static string Megabytes(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:N0} MB");
+
+    /// <summary>
     /// SELECT on a table or sequence, looked up by name in the catalog: casting the name to regclass would fail with
     /// "permission denied for schema" where the user lacks USAGE, which the check reports on its own.
     /// </summary>
@@ -204,11 +234,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
         var keep = source.PostgreSqlVersion.Major >= 13
             ? await source.ScalarAsync<string>("SELECT current_setting('max_slot_wal_keep_size')", ct).ConfigureAwait(false)
             : "-1";
-        checks.Add(keep is "-1"
-            ? new PrecheckResult(PrecheckIds.SlotWalRetention, "WAL retained by the slot", PrecheckOutcome.Warning, true,
-                "max_slot_wal_keep_size is unlimited: if the task stops or falls behind, its slot keeps WAL until the source's disk fills.",
-                $"ALTER SYSTEM SET max_slot_wal_keep_size = '<enough WAL for {task.Options.ConnectionRetryMinutes} minutes of writes>'; SELECT pg_reload_conf();")
-            : PrecheckResult.Pass(PrecheckIds.SlotWalRetention, "WAL retained by the slot", $"max_slot_wal_keep_size is {keep}; check it covers {task.Options.ConnectionRetryMinutes} minutes of WAL."));
+        checks.Add(await CheckSlotWalRetentionAsync(task, source, keep, ct).ConfigureAwait(false));
 
         var replication = connections.Build(task.Source, $"sync:{task.Name}:precheck", replication: true).ConnectionString;
         try

@@ -253,6 +253,28 @@ public sealed class PrecheckTests(PostgresFixture postgres) : IDisposable
         Assert.Null(service.Get("pc-wal").State.StartedAt);
     }
 
+    [Fact]
+    public async Task ASlotWalLimitTooSmallForTheRetryWindowIsAWarningWithTheSizeThatFits()
+    {
+        using var small = PostgresCluster.Start("walkeep", new Dictionary<string, string>
+        {
+            ["wal_level"] = "logical", ["max_replication_slots"] = "4", ["max_wal_senders"] = "4", ["max_slot_wal_keep_size"] = "1MB",
+        });
+        // Some WAL for the source's average rate to show.
+        await PostgresFixture.ExecuteAsync(small, "postgres", "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, repeat('w', 200) FROM generate_series(1, 20000) g");
+        await using var db = await postgres.CreateDatabasesAsync();
+        var service = new TaskService(_temp.Store);
+        service.Create("pc-keep", TestTasks.Endpoint(small, "postgres"), TestTasks.Endpoint(db.DestinationCluster, db.Name), d => d with { Mode = SyncTaskMode.FullIncremental });
+
+        var report = await service.RunPrechecksAsync("pc-keep", CancellationToken.None);
+
+        var check = Find(report, PrecheckIds.SlotWalRetention, PrecheckOutcome.Warning);
+        Assert.Contains("max_slot_wal_keep_size is 1MB", check.Message);
+        Assert.Contains("720 minutes", check.Message);
+        Assert.Matches(@"max_slot_wal_keep_size = '\d+MB'", check.Remedy);
+        Assert.True(check.Ignorable);
+    }
+
     private static PrecheckResult Find(PrecheckReport report, string id, PrecheckOutcome outcome)
     {
         var check = report.Checks.SingleOrDefault(c => c.Id == id);
