@@ -108,7 +108,10 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         try { await replication.Open(halt).ConfigureAwait(false); }
         catch (Exception e) when (e is NpgsqlException or TimeoutException) { throw ConnectionFactory.ConnectionError(ServerSide.Source, task.Source, e); }
         var messages = sourceVersion >= 14;
-        var reader = new PgOutputReader(replication, slot, TaskNaming.PublicationName(task), messages);
+        // Large transactions stream while in progress where the source can (14+); they wait in files beside the task's
+        // store files (removed with the task), not in memory and not on the source's disk.
+        var spool = messages ? SpoolDirectory(task) : null;
+        var reader = new PgOutputReader(replication, slot, TaskNaming.PublicationName(task), messages, spool);
         context.Event(SyncEventKind.StageChanged, SyncEventLevel.Information,
             $"Streaming from slot {slot}{(resumeAt is { } r ? $", resuming after {r}" : "")}; checkpoint kept in {(checkpoint.UsesOrigin ? $"replication origin {TaskNaming.OriginName(task)}" : "the task's checkpoint table")}.");
 
@@ -474,6 +477,10 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             context.Event(SyncEventKind.Warning, SyncEventLevel.Warning, "Could not remove: " + string.Join("; ", left));
         return RunOutcome.Completed(message + (left.Count == 0 ? $" Slot and publication {TaskNaming.SlotName(task)} dropped." : ""));
     }
+
+    private string SpoolDirectory(TaskDefinition task) => context.Store is Store.FileTaskStore files
+        ? Path.Combine(files.TaskFolder(task.Name), "spool")
+        : Path.Combine(Path.GetTempPath(), $"sync-spool-{task.Id}");
 
     /// <summary>A position the drain must reach: a heartbeat message written now (PostgreSQL 14+), else the current WAL end.</summary>
     private static async Task<SyncLsn> MarkDrainAsync(NpgsqlDataSource source, string prefix, bool messages, CancellationToken ct)
