@@ -303,12 +303,15 @@ public sealed partial class TaskService
             var task = Get(name);
             onPoll?.Invoke(task);
             var state = task.State;
-            var stopped = !task.IsRunning && state.Status is not SyncTaskStatus.Starting;
-            if (target.IsReached(task, stopped)) return task;
-            if ((state.Status == SyncTaskStatus.Failed && target.Status != SyncTaskStatus.Failed) || (stopped && !target.AcceptsEnd))
-                throw new SyncException(state.LastError?.ErrorId ?? ErrorIds.SyncTaskNotRunning, state.LastError?.Category ?? SyncErrorCategory.InvalidOperation,
+            var verdict = target.Judge(task);
+            if (verdict == WaitTarget.Verdict.Reached) return task;
+            if (verdict == WaitTarget.Verdict.Unreachable)
+            {
+                var failure = state.Status == SyncTaskStatus.Failed ? state.LastError : null;
+                throw new SyncException(failure?.ErrorId ?? ErrorIds.SyncTaskNotRunning, failure?.Category ?? SyncErrorCategory.InvalidOperation,
                     $"Task '{task.Name}' is {state.Status}{(task.Worker == WorkerLiveness.Dead ? " (its worker died)" : "")} and will not reach {condition}" +
-                    (state.LastError is { } e ? $": {e.Message}" : "."), task.Name);
+                    (failure is { } e ? $": {e.Message}" : "."), task.Name);
+            }
             if (timeout is { } t && clock.Elapsed > t)
                 throw new SyncException(ErrorIds.WaitTimedOut, SyncErrorCategory.OperationTimeout,
                     $"Task '{task.Name}' did not reach {condition} within {t.TotalSeconds:0} s (status {state.Status}, stage {state.Stage}). It keeps running.", task.Name);

@@ -11,22 +11,34 @@ public sealed record WaitTarget
 
     public static WaitTarget For(WaitCondition condition, TimeSpan latencyBound) => new() { Condition = condition, LatencyBound = latencyBound };
 
-    /// <summary>True when the task is where this target asks for.</summary>
-    public bool IsReached(TaskInfo task, bool stopped)
+    /// <summary>Where a wait stands on one look at the task.</summary>
+    public enum Verdict { Pending, Reached, Unreachable }
+
+    /// <summary>
+    /// Whether the task is where this target asks for, may still get there, or will not: a failed task reaches nothing
+    /// but status Failed; a task no worker runs (stopped, paused, completed, or its worker died) reaches no status a
+    /// worker sets while it runs (Running, Retrying, Stopping), and ends any wait it has not reached.
+    /// </summary>
+    public Verdict Judge(TaskInfo task)
     {
         var state = task.State;
-        if (Stage is { } stage) return state.Stage >= stage;
-        if (Status is { } status) return state.Status == status;
-        return Condition switch
-        {
-            WaitCondition.FullSyncComplete => state.Copy?.CompletedAt is not null || (task.Definition.Mode == SyncTaskMode.Incremental && state.Stage == SyncTaskStage.RealtimeSync),
-            WaitCondition.CaughtUp => state.Stage == SyncTaskStage.RealtimeSync && state.Stream?.LatencySeconds is { } l && l <= LatencyBound.TotalSeconds,
-            _ => stopped,
-        };
+        var ended = !task.IsRunning && state.Status is not SyncTaskStatus.Starting;
+        if (Status == SyncTaskStatus.Failed)
+            return state.Status == SyncTaskStatus.Failed ? Verdict.Reached : ended ? Verdict.Unreachable : Verdict.Pending;
+        if (state.Status == SyncTaskStatus.Failed) return Verdict.Unreachable;
+        var reached = Stage is { } stage ? state.Stage >= stage
+            : Status is { } status ? state.Status == status && !(ended && NeedsWorker(status))
+            : Condition switch
+            {
+                WaitCondition.FullSyncComplete => state.Copy?.CompletedAt is not null || (task.Definition.Mode == SyncTaskMode.Incremental && state.Stage == SyncTaskStage.RealtimeSync),
+                WaitCondition.CaughtUp => !ended && state.Stage == SyncTaskStage.RealtimeSync && state.Stream?.LatencySeconds is { } l && l <= LatencyBound.TotalSeconds,
+                _ => ended,
+            };
+        return reached ? Verdict.Reached : ended ? Verdict.Unreachable : Verdict.Pending;
     }
 
-    /// <summary>Whether a task that no worker runs any more may still count as having reached this (waiting for it to stop or fail).</summary>
-    public bool AcceptsEnd => Condition == WaitCondition.Stopped || Status is SyncTaskStatus.Failed;
+    /// <summary>Statuses only a live worker holds: a dead worker's last word is not the task's status.</summary>
+    private static bool NeedsWorker(SyncTaskStatus status) => status is SyncTaskStatus.Running or SyncTaskStatus.Retrying or SyncTaskStatus.Stopping;
 
     public override string ToString() => Stage is { } s ? $"stage {s}" : Status is { } st ? $"status {st}" : $"{Condition}";
 }

@@ -33,5 +33,39 @@ public sealed class WaitTests(PostgresFixture postgres) : IDisposable
         var never = await Assert.ThrowsAsync<SyncException>(() => service.WaitAsync("wait-full", new WaitTarget { Stage = SyncTaskStage.RealtimeSync }, TimeSpan.FromSeconds(5), null, CancellationToken.None));
         Assert.Contains("will not reach stage RealtimeSync", never.Message);
         await Assert.ThrowsAsync<SyncException>(() => service.WaitAsync("wait-full", new WaitTarget { Status = SyncTaskStatus.Paused }, TimeSpan.FromSeconds(5), null, CancellationToken.None));
+        // A wait for the task to fail ends, unmet, once the task has ended otherwise.
+        var notFailed = await Assert.ThrowsAsync<SyncException>(() => service.WaitAsync("wait-full", new WaitTarget { Status = SyncTaskStatus.Failed }, TimeSpan.FromSeconds(30), null, CancellationToken.None));
+        Assert.Contains("is Completed and will not reach status Failed", notFailed.Message);
+    }
+
+    [Fact]
+    public async Task ADeadWorkersLastStatusIsNotReachedAndAFailedTaskReachesOnlyFailed()
+    {
+        var service = new TaskService(_temp.Store);
+        TestTasks.CreateOffline(service, "wait-dead", d => d with { Mode = SyncTaskMode.FullIncremental });
+        // What a killed worker leaves: status Running in stage RealtimeSync, a heartbeat, and no process holding the lease.
+        _temp.Store.UpdateState("wait-dead", s => s with
+        {
+            Status = SyncTaskStatus.Running,
+            Stage = SyncTaskStage.RealtimeSync,
+            Worker = new WorkerInfo { ProcessId = 999999, HostName = Environment.MachineName, StartedAt = DateTimeOffset.UtcNow, Heartbeat = DateTimeOffset.UtcNow },
+        });
+        Assert.Equal(WorkerLiveness.Dead, service.Get("wait-dead").Worker);
+        var dead = await Assert.ThrowsAsync<SyncException>(() => service.WaitAsync("wait-dead", new WaitTarget { Status = SyncTaskStatus.Running }, TimeSpan.FromSeconds(30), null, CancellationToken.None));
+        Assert.Contains("(its worker died) and will not reach status Running", dead.Message);
+        await Assert.ThrowsAsync<SyncException>(() => service.WaitAsync("wait-dead", WaitTarget.For(WaitCondition.CaughtUp, TimeSpan.FromSeconds(5)), TimeSpan.FromSeconds(30), null, CancellationToken.None));
+        // The stage it got to still counts: stages are not undone by a dead worker.
+        await service.WaitAsync("wait-dead", new WaitTarget { Stage = SyncTaskStage.RealtimeSync }, TimeSpan.FromSeconds(30), null, CancellationToken.None);
+
+        _temp.Store.UpdateState("wait-dead", s => s with
+        {
+            Status = SyncTaskStatus.Failed, Worker = null,
+            LastError = new ErrorState { ErrorId = ErrorIds.ReplicationSlotMissing, Message = "the slot was dropped", At = DateTimeOffset.UtcNow },
+        });
+        var failed = await Assert.ThrowsAsync<SyncException>(() => service.WaitAsync("wait-dead", new WaitTarget { Stage = SyncTaskStage.RealtimeSync }, TimeSpan.FromSeconds(30), null, CancellationToken.None));
+        Assert.Equal(ErrorIds.ReplicationSlotMissing, failed.ErrorId);
+        Assert.Contains("will not reach stage RealtimeSync: the slot was dropped", failed.Message);
+        await Assert.ThrowsAsync<SyncException>(() => service.WaitAsync("wait-dead", WaitTarget.For(WaitCondition.Stopped, TimeSpan.FromSeconds(1)), TimeSpan.FromSeconds(30), null, CancellationToken.None));
+        Assert.Equal(SyncTaskStatus.Failed, (await service.WaitAsync("wait-dead", new WaitTarget { Status = SyncTaskStatus.Failed }, TimeSpan.FromSeconds(30), null, CancellationToken.None)).State.Status);
     }
 }
