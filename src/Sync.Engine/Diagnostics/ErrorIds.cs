@@ -26,6 +26,8 @@ public static class ErrorIds
     public const string DatabaseObjectNotFound = nameof(DatabaseObjectNotFound);
     public const string PrecheckFailed = nameof(PrecheckFailed);
     public const string ReplicationSlotMissing = nameof(ReplicationSlotMissing);
+    public const string StreamOutOfStep = nameof(StreamOutOfStep);
+    public const string SpoolWriteFailed = nameof(SpoolWriteFailed);
     public const string CheckpointCorrupt = nameof(CheckpointCorrupt);
     public const string ApplyConflict = nameof(ApplyConflict);
     public const string ApplyFailed = nameof(ApplyFailed);

@@ -478,9 +478,13 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         return RunOutcome.Completed(message + (left.Count == 0 ? $" Slot and publication {TaskNaming.SlotName(task)} dropped." : ""));
     }
 
+    /// <summary>
+    /// The task's folder in the file store; for any other store a new private folder (owner only, unpredictable name)
+    /// under the temporary path, which the spool removes when the stream ends.
+    /// </summary>
     private string SpoolDirectory(TaskDefinition task) => context.Store is Store.FileTaskStore files
         ? Path.Combine(files.TaskFolder(task.Name), "spool")
-        : Path.Combine(Path.GetTempPath(), $"sync-spool-{task.Id}");
+        : Directory.CreateTempSubdirectory($"sync-spool-{task.Id}-").FullName;
 
     /// <summary>A position the drain must reach: a heartbeat message written now (PostgreSQL 14+), else the current WAL end.</summary>
     private static async Task<SyncLsn> MarkDrainAsync(NpgsqlDataSource source, string prefix, bool messages, CancellationToken ct)

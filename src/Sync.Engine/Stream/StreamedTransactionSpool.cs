@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Sync.Engine.Diagnostics;
 
 namespace Sync.Engine.Stream;
 
@@ -28,12 +29,25 @@ public sealed class StreamedTransactionSpool : IDisposable
         catch (IOException) { }
     }
 
+    /// <summary>Row images of the source: readable by the worker's account only, like the task's other files.</summary>
+    private static readonly FileStreamOptions SpoolFile = SpoolFileOptions();
+
+    private static FileStreamOptions SpoolFileOptions()
+    {
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 64 * 1024 };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        return options;
+    }
+
     private sealed class Spooled(string path)
     {
         public string Path { get; } = path;
-        public FileStream File { get; } = new(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 64 * 1024);
+        public FileStream File { get; } = new(path, SpoolFile);
         public Dictionary<uint, long> SubtransactionStarts { get; } = [];
     }
+
+    /// <summary>Bytes held in spool files now (for the worker's diagnostics and error messages).</summary>
+    public long SpooledBytes => _open.Values.Sum(s => s.File.Length);
 
     private readonly Dictionary<uint, Spooled> _open = [];
     private uint? _streaming;
@@ -51,6 +65,21 @@ public sealed class StreamedTransactionSpool : IDisposable
     /// </summary>
     public bool TryTake(ReadOnlySpan<byte> message, out IEnumerable<StreamEvent>? committed)
     {
+        try { return Take(message, out committed); }
+        catch (IOException e) { throw SpoolFailed(e); }
+    }
+
+    /// <summary>
+    /// The spool's disk failed (full, gone, read-only): the worker's side, not the source's. Retried in the task's
+    /// other-failures window, since freeing space lets the restarted stream send the transaction again from its start.
+    /// </summary>
+    private SyncException SpoolFailed(IOException e) => new(ErrorIds.SpoolWriteFailed, SyncErrorCategory.WriteError,
+        $"Could not keep a large streamed transaction in '{directory}' ({SpooledBytes / (1024 * 1024)} MB spooled): {e.Message} " +
+        "Free space on that disk, or move the task store (SYNC_HOME) to a larger one; the stream restarts from the checkpoint and nothing is lost.",
+        retriable: true, inner: e);
+
+    private bool Take(ReadOnlySpan<byte> message, out IEnumerable<StreamEvent>? committed)
+    {
         committed = null;
         switch ((char)message[0])
         {
@@ -59,13 +88,14 @@ public sealed class StreamedTransactionSpool : IDisposable
                 if (message[5] == 1)
                 {
                     Discard(xid);
-                    Directory.CreateDirectory(directory);
+                    Store.AtomicFile.CreatePrivateDirectory(directory);
                     _open[xid] = new Spooled(System.IO.Path.Combine(directory, $"{xid}.spool"));
                 }
                 else if (!_open.ContainsKey(xid))
                 {
-                    // Applying the rest alone would apply part of a transaction: refuse (the stream is restarted).
-                    throw new FormatException($"The source continued streamed transaction {xid}, whose first part this stream did not receive.");
+                    // Applying the rest alone would apply part of a transaction: refuse, and restart the stream, which
+                    // decodes the transaction again from its beginning.
+                    throw OutOfStep($"The source continued streamed transaction {xid}, whose first part this stream did not receive.");
                 }
                 _streaming = xid;
                 return true;
@@ -120,27 +150,40 @@ public sealed class StreamedTransactionSpool : IDisposable
         var endLsn = new SyncLsn(BinaryPrimitives.ReadUInt64BigEndian(message[14..]));
         var time = PostgresEpoch.AddTicks(BinaryPrimitives.ReadInt64BigEndian(message[22..]) * 10);
         if (!_open.Remove(xid, out var spooled))
-            throw new FormatException($"The source committed streamed transaction {xid}, whose changes this stream never began (Stream Start missing).");
+            throw OutOfStep($"The source committed streamed transaction {xid}, whose changes this stream never began (Stream Start missing).");
         return Replay(xid, spooled, commitLsn, endLsn, time);
     }
 
-    private static IEnumerable<StreamEvent> Replay(uint xid, Spooled spooled, SyncLsn commitLsn, SyncLsn endLsn, DateTimeOffset time)
+    private static SyncException OutOfStep(string what) => new(ErrorIds.StreamOutOfStep, SyncErrorCategory.InvalidData,
+        what + " Nothing of it was applied; the stream restarts from the checkpoint.", retriable: true);
+
+    private IEnumerable<StreamEvent> Replay(uint xid, Spooled spooled, SyncLsn commitLsn, SyncLsn endLsn, DateTimeOffset time)
     {
         try
         {
             yield return new BeginEvent(xid, commitLsn, time);
             var file = spooled.File;
-            file.Flush();
-            var end = file.Position;
-            file.Position = 0;
+            long end;
+            try
+            {
+                file.Flush();
+                end = file.Position;
+                file.Position = 0;
+            }
+            catch (IOException e) { throw SpoolFailed(e); }
             var header = new byte[4];
             var record = Array.Empty<byte>();
             while (file.Position < end)
             {
-                file.ReadExactly(header);
-                var length = BinaryPrimitives.ReadInt32BigEndian(header);
-                if (record.Length < length) record = new byte[Math.Max(length, record.Length * 2)];
-                file.ReadExactly(record, 0, length);
+                int length;
+                try
+                {
+                    file.ReadExactly(header);
+                    length = BinaryPrimitives.ReadInt32BigEndian(header);
+                    if (record.Length < length) record = new byte[Math.Max(length, record.Length * 2)];
+                    file.ReadExactly(record, 0, length);
+                }
+                catch (IOException e) { throw SpoolFailed(e); }
                 if (PgOutputParser.Parse(record.AsSpan(0, length)) is { } parsed) yield return parsed;
             }
             yield return new CommitEvent(commitLsn, endLsn, time);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Sync.Engine.Diagnostics;
 using Sync.Engine.Stream;
 
 namespace Sync.Engine.Tests.Stream;
@@ -76,13 +77,46 @@ public sealed class StreamedTransactionSpoolTests : IDisposable
 
         Take(spool, Start(30, true), Insert(30, "never"), Bytes('E'), Bytes('A', 30, 30));
         Assert.Equal(0, spool.OpenTransactions);
-        Assert.Throws<FormatException>(() => spool.TryTake(Commit(30, 600), out _));
+        Assert.Throws<SyncException>(() => spool.TryTake(Commit(30, 600), out _));
     }
 
     [Fact]
-    public void AContinuationWhoseBeginningWasNotSeenIsRefused()
+    public void AContinuationWhoseBeginningWasNotSeenIsRefusedAndTheStreamRestarted()
     {
         using var spool = new StreamedTransactionSpool(_dir);
-        Assert.Contains("first part", Assert.Throws<FormatException>(() => spool.TryTake(Start(40, false), out _)).Message);
+        var error = Assert.Throws<SyncException>(() => spool.TryTake(Start(40, false), out _));
+        Assert.Equal(ErrorIds.StreamOutOfStep, error.ErrorId);
+        Assert.Contains("first part", error.Message);
+        Assert.True(error.Retriable, "a restarted stream sends the transaction again from its start");
+        Assert.Equal(ErrorIds.StreamOutOfStep, Assert.Throws<SyncException>(() => spool.TryTake(Commit(41, 800), out _)).ErrorId);
+    }
+
+    [Fact]
+    public void ASpoolDiskThatFailsIsTheWorkersErrorNotTheSources()
+    {
+        // A file where the spool's folder should be: creating the folder fails as a full or read-only disk would.
+        File.WriteAllText(_dir, "in the way");
+        try
+        {
+            using var spool = new StreamedTransactionSpool(_dir);
+            var error = Assert.Throws<SyncException>(() => spool.TryTake(Start(50, true), out _));
+            Assert.Equal(ErrorIds.SpoolWriteFailed, error.ErrorId);
+            Assert.Equal(SyncErrorCategory.WriteError, error.Category);
+            Assert.Contains(_dir, error.Message);
+            Assert.Contains("Free space", error.Message);
+            Assert.IsAssignableFrom<IOException>(error.InnerException);
+        }
+        finally { File.Delete(_dir); }
+    }
+
+    [Fact]
+    public void SpoolFilesAreTheOwnersOnly()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        using var spool = new StreamedTransactionSpool(_dir);
+        Take(spool, Start(60, true), Insert(60, "a"), Bytes('E'));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(_dir));
+        var file = Assert.Single(Directory.GetFiles(_dir));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
     }
 }

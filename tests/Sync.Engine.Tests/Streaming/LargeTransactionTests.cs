@@ -29,6 +29,17 @@ public sealed class LargeTransactionTests(PostgresFixture postgres) : IDisposabl
             d => d with { Mode = SyncTaskMode.FullIncremental });
         await using var harness = new StreamingHarness(service, db, "large-tx");
         await harness.StartAsync();
+        // The order changes reach the destination in: a trigger that fires in the apply session too (ENABLE ALWAYS)
+        // numbers each row of the open large transaction and of the small ones as it is written.
+        await db.OnDestinationAsync("""
+            CREATE TABLE applied (seq bigserial PRIMARY KEY, tbl text, id int);
+            CREATE FUNCTION note_applied() RETURNS trigger LANGUAGE plpgsql AS $$
+              BEGIN INSERT INTO public.applied (tbl, id) VALUES (TG_TABLE_NAME, NEW.id); RETURN NEW; END $$;
+            CREATE TRIGGER big_applied AFTER INSERT OR UPDATE ON big FOR EACH ROW WHEN (NEW.id > 400000) EXECUTE FUNCTION note_applied();
+            CREATE TRIGGER small_applied AFTER INSERT ON small FOR EACH ROW EXECUTE FUNCTION note_applied();
+            ALTER TABLE big ENABLE ALWAYS TRIGGER big_applied;
+            ALTER TABLE small ENABLE ALWAYS TRIGGER small_applied;
+            """);
 
         // One large transaction with a savepoint rolled back in its middle, committed.
         await db.OnSourceAsync("""
@@ -62,6 +73,14 @@ public sealed class LargeTransactionTests(PostgresFixture postgres) : IDisposabl
         Assert.Equal(11000L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM big"));
         Assert.Equal(0L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM big WHERE n IN (-1, 9) OR id BETWEEN 100001 AND 105000"));
         Assert.Equal(2500L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM big WHERE id <= 5000 AND n = 1"));
+        // Commit order: the twenty small transactions before any row of the large one, which began first and committed
+        // last; its own last change (small 1000) after all of its rows.
+        Assert.Equal(4010L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM applied WHERE tbl = 'big'"));
+        Assert.True(await db.DestinationScalarAsync<bool>("""
+            SELECT max(seq) FILTER (WHERE tbl = 'small' AND id <= 20) < min(seq) FILTER (WHERE tbl = 'big')
+               AND max(seq) FILTER (WHERE tbl = 'big') < min(seq) FILTER (WHERE tbl = 'small' AND id = 1000)
+            FROM applied
+            """), "the large transaction must apply at its commit, after the small ones that committed while it was open");
         // The source really streamed them (instead of spilling them to its own disk until the commit).
         var slot = TaskNaming.SlotName(task.Definition);
         Assert.True(await db.SourceScalarAsync<long>($"SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = '{slot}'") >= 3,
