@@ -32,9 +32,23 @@ public sealed class EventReader(ITaskStore store, EventQuery query)
     {
         var first = !_positions.TryGetValue(task, out var position);
         var events = store.ReadEvents(task, position);
+        // A removed task's log is gone, not empty: say so, so that following it ends.
+        if (events.Count == 0 && store.FindTaskName(task) is null) throw Diagnostics.SyncException.NotFound(task);
         if (events.Count > 0) _positions[task] = events[^1].Position;
         else if (first) _positions[task] = 0;
         var matching = events.Where(e => query.Matches(e.Event)).ToList();
         return first && query.Last > 0 ? matching.TakeLast(query.Last).ToList() : matching;
     }
+
+    /// <summary>
+    /// True once no event written from now on can match (the query's -Before has passed, with a second's grace for
+    /// an event stamped just before it and written just after): following ends after one last read.
+    /// </summary>
+    public bool Exhausted(DateTimeOffset now) => query.Before is { } before && now >= before + TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Whether following a task goes on after reading its log failed: a removed task is dropped; anything else (a log
+    /// being rotated or written over a network share) is reported and read again at the next poll.
+    /// </summary>
+    public static bool KeepsFollowing(Diagnostics.SyncException error) => error.ErrorId != Diagnostics.ErrorIds.SyncTaskNotFound;
 }

@@ -57,11 +57,29 @@ public sealed class GetSyncTaskEventCommand : TaskTargetCmdlet
         }
     }
 
+    /// <summary>Follows until Ctrl+C, until -Before has passed, or until every task followed is removed.</summary>
     protected override void EndProcessing()
     {
+        var failing = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         while (Wait && _followed.Count > 0 && !Cancellation.WaitHandle.WaitOne(500))
+        {
+            var last = _reader!.Exhausted(DateTimeOffset.Now);
             foreach (var name in _followed.ToArray())
-                if (!Read(name)) _followed.Remove(name);
+            {
+                try
+                {
+                    foreach (var (e, position) in _reader.ReadNew(name)) WriteObject(new SyncTaskEvent(name, e, position));
+                    failing.Remove(name);
+                }
+                catch (Engine.Diagnostics.SyncException e)
+                {
+                    // One error per failing spell, not one every half second.
+                    if (failing.Add(name)) WriteSyncError(e, name);
+                    if (!EventReader.KeepsFollowing(e)) _followed.Remove(name);
+                }
+            }
+            if (last) break;
+        }
     }
 
     private bool Read(string name)

@@ -1,3 +1,4 @@
+using Sync.Engine.Diagnostics;
 using Sync.Engine.Tasks;
 using Sync.Engine.Tests.Infrastructure;
 
@@ -50,5 +51,24 @@ public sealed class EventReaderTests : IDisposable
         Assert.Equal(["c1"], reader.ReadNew("ev-c").Select(e => e.Event.Message));
         Assert.Empty(reader.ReadNew("ev-b"));
         Assert.Empty(reader.ReadNew("ev-c"));
+    }
+
+    [Fact]
+    public void FollowingEndsWhenTheWindowHasPassedOrTheTaskIsRemoved()
+    {
+        var service = new TaskService(_temp.Store);
+        TestTasks.CreateOffline(service, "ev-gone");
+        var before = new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+        var reader = new EventReader(_temp.Store, new EventQuery { Before = before });
+        Assert.False(reader.Exhausted(before - TimeSpan.FromMinutes(1)));
+        Assert.True(reader.Exhausted(before + TimeSpan.FromSeconds(2)));
+        Assert.False(new EventReader(_temp.Store, new EventQuery()).Exhausted(DateTimeOffset.MaxValue - TimeSpan.FromDays(1)));
+
+        reader.ReadNew("ev-gone");
+        _temp.Store.DeleteTask("ev-gone");
+        var gone = Assert.Throws<SyncException>(() => reader.ReadNew("ev-gone"));
+        Assert.Equal(ErrorIds.SyncTaskNotFound, gone.ErrorId);
+        Assert.False(EventReader.KeepsFollowing(gone));
+        Assert.True(EventReader.KeepsFollowing(new SyncException(ErrorIds.StoreFileUnreadable, SyncErrorCategory.ReadError, "busy")));
     }
 }
