@@ -182,8 +182,9 @@ public static class CatalogReader
     {
         var icuLocale = version >= 17 ? "c.colllocale" : version >= 15 ? "c.colliculocale" : "NULL::text";
         var deterministic = version >= 12 ? "c.collisdeterministic" : "true";
+        var rules = version >= 16 ? "c.collicurules" : "NULL::text";
         return await ReadListAsync(connection, $"""
-            SELECT n.nspname, c.collname, c.collprovider::text, {deterministic}, c.collcollate, c.collctype, {icuLocale}
+            SELECT n.nspname, c.collname, c.collprovider::text, {deterministic}, c.collcollate, c.collctype, {icuLocale}, {rules}
             FROM pg_collation c
             JOIN pg_namespace n ON n.oid = c.collnamespace
             WHERE {UserSchemaFilter} AND {string.Format(NotExtensionMember, "c.oid", "'pg_collation'")}
@@ -196,6 +197,7 @@ public static class CatalogReader
             Collate = r.IsDBNull(4) ? null : r.GetString(4),
             Ctype = r.IsDBNull(5) ? null : r.GetString(5),
             IcuLocale = r.IsDBNull(6) ? null : r.GetString(6),
+            IcuRules = r.IsDBNull(7) ? null : r.GetString(7),
         }, ct).ConfigureAwait(false);
     }
 

@@ -26,4 +26,5 @@ public static class PrecheckIds
     public const string ExistingObjects = nameof(ExistingObjects);
     public const string UnsupportedObjects = nameof(UnsupportedObjects);
     public const string Extensions = nameof(Extensions);
+    public const string Collations = nameof(Collations);
 }

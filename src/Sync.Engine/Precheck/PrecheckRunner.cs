@@ -69,7 +69,9 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
     /// <summary>
     /// max_slot_wal_keep_size against the task's connection retry window: unlimited lets a stopped or lagging task fill
     /// the source's disk; too small loses the slot (and needs a reset) during an outage the task would otherwise ride
-    /// out. "Too small" is measured by the source's average WAL rate since its WAL statistics began (PostgreSQL 14+).
+    /// out. "Too small" is measured by the source's WAL rate (PostgreSQL 14+): the higher of its average since its WAL
+    /// statistics began and the rate of the last second, so that neither a long idle history nor a quiet moment hides
+    /// the load the task will stream.
     /// </summary>
     private static async Task<PrecheckResult> CheckSlotWalRetentionAsync(TaskDefinition task, NpgsqlConnection source, string keep, CancellationToken ct)
     {
@@ -80,18 +82,37 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
                 "max_slot_wal_keep_size is unlimited: if the task stops or falls behind, its slot keeps WAL until the source's disk fills.",
                 $"ALTER SYSTEM SET max_slot_wal_keep_size = '<enough WAL for {minutes} minutes of writes>'; SELECT pg_reload_conf();");
         var keepBytes = await source.ScalarAsync<long>("SELECT pg_size_bytes(current_setting('max_slot_wal_keep_size'))", ct).ConfigureAwait(false);
+        if (keepBytes == 0)
+            return new PrecheckResult(PrecheckIds.SlotWalRetention, name, PrecheckOutcome.Warning, true,
+                "max_slot_wal_keep_size is 0: the slot keeps no WAL past what checkpoints keep anyway, so the task's slot can be invalidated " +
+                "by any pause or lag, and the task then needs Reset-SyncTask.",
+                $"ALTER SYSTEM SET max_slot_wal_keep_size = '<enough WAL for {minutes} minutes of writes>'; SELECT pg_reload_conf();");
         if (source.PostgreSqlVersion.Major < 14)
             return PrecheckResult.Pass(PrecheckIds.SlotWalRetention, name, $"max_slot_wal_keep_size is {keep}; check it covers {minutes} minutes of WAL (the source is too old to report its WAL rate).");
-        var perSecond = await source.ScalarAsync<double>(
+        var average = await source.ScalarAsync<double>(
             "SELECT (wal_bytes / greatest(1, extract(epoch FROM now() - coalesce(stats_reset, pg_postmaster_start_time()))))::float8 FROM pg_stat_wal", ct).ConfigureAwait(false);
+        var current = await CurrentWalRateAsync(source, ct).ConfigureAwait(false);
+        var perSecond = Math.Max(average, current);
+        var which = current > average ? "current" : "average";
         var needed = (long)(perSecond * minutes * 60);
         if (needed <= keepBytes)
             return PrecheckResult.Pass(PrecheckIds.SlotWalRetention, name,
-                $"max_slot_wal_keep_size is {keep}: at the source's average WAL rate, about {Megabytes(needed)} cover the task's connection retry window of {minutes} minutes.");
+                $"max_slot_wal_keep_size is {keep}: at the source's {which} WAL rate, about {Megabytes(needed)} cover the task's connection retry window of {minutes} minutes.");
         return new PrecheckResult(PrecheckIds.SlotWalRetention, name, PrecheckOutcome.Warning, true,
-            $"max_slot_wal_keep_size is {keep}, but the source writes about {Megabytes((long)(perSecond * 60))} of WAL a minute on average: an outage of the task's " +
+            $"max_slot_wal_keep_size is {keep}, but the source writes about {Megabytes((long)(perSecond * 60))} of WAL a minute ({which} rate): an outage of the task's " +
             $"connection retry window ({minutes} minutes) needs about {Megabytes(needed)}. A longer stop or lag invalidates the slot and the task needs Reset-SyncTask.",
             $"ALTER SYSTEM SET max_slot_wal_keep_size = '{Math.Max(1, needed / 1048576 + 1)}MB'; SELECT pg_reload_conf(); -- or a shorter -ConnectionRetryMinutes");
+    }
+
+    /// <summary>WAL bytes a second written on the source over one second now (0 on a standby, which writes none itself).</summary>
+    private static async Task<double> CurrentWalRateAsync(NpgsqlConnection source, CancellationToken ct)
+    {
+        if (await source.ScalarAsync<bool>("SELECT pg_is_in_recovery()", ct).ConfigureAwait(false)) return 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var start = await source.ScalarAsync<string>("SELECT pg_current_wal_lsn()::text", ct).ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+        var bytes = await source.ScalarAsync<double>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8", ct, start).ConfigureAwait(false);
+        return bytes / Math.Max(0.001, clock.Elapsed.TotalSeconds);
     }
 
     private static string Megabytes(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:N0} MB");
@@ -401,6 +422,27 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
             : new PrecheckResult(PrecheckIds.Extensions, "Extensions", PrecheckOutcome.Failed, false,
                 $"The destination server does not have these extensions installed: {string.Join(", ", unavailable)}.",
                 "Install the extensions' packages on the destination server (for example postgresql-contrib)."));
+
+        // Collations of pg_catalog (the server's locales) are not created by the task: the destination needs each one
+        // a selected column uses, for the destination's encoding, or CREATE TABLE fails there.
+        var systemCollations = scope.Tables.SelectMany(t => t.Columns).Select(c => c.Collation).OfType<QualifiedName>()
+            .Where(c => c.Schema == "pg_catalog").Distinct().OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
+        var missingCollations = new List<string>();
+        foreach (var collation in systemCollations)
+            if (!await destination.ScalarAsync<bool>("""
+                SELECT EXISTS (SELECT 1 FROM pg_collation
+                               WHERE collnamespace = 'pg_catalog'::regnamespace AND collname = $1
+                                 AND collencoding IN (-1, (SELECT encoding FROM pg_database WHERE datname = current_database())))
+                """, ct, collation.Name).ConfigureAwait(false))
+                missingCollations.Add(collation.Sql);
+        checks.Add(missingCollations.Count == 0
+                ? PrecheckResult.Pass(PrecheckIds.Collations, "Collations", systemCollations.Count == 0
+                    ? "No column names a server collation."
+                    : $"The destination has the collations the columns use: {string.Join(", ", systemCollations.Select(c => c.Sql))}.")
+                : new PrecheckResult(PrecheckIds.Collations, "Collations", PrecheckOutcome.Failed, false,
+                    $"The destination database lacks collations that selected columns use: {string.Join(", ", missingCollations)}.",
+                    "Install the locales on the destination server and run SELECT pg_import_system_collations('pg_catalog') in the destination database, " +
+                    "or create each collation there with CREATE COLLATION."));
     }
 
     private static async Task<Dictionary<string, string>> SettingsAsync(NpgsqlConnection connection, CancellationToken ct)

@@ -38,7 +38,7 @@ public static partial class SchemaBuilder
         {
             if (!scope.Schemas.Contains(collation.Name.Schema))
                 namespaces.Add(new DdlStep("Schema", scope.MapSchema(collation.Name.Schema), $"CREATE SCHEMA IF NOT EXISTS {Identifier.Quote(scope.MapSchema(collation.Name.Schema))}"));
-            namespaces.Add(new DdlStep("Collation", collation.Name.ToString(), CollationDdl(scope, collation)));
+            namespaces.Add(new DdlStep("Collation", collation.Name.ToString(), CollationDdl(MappedCollation(scope, collation.Name), collation)));
         }
 
         var types = scope.Types.Select(t => new DdlStep("Type", t.Name.ToString(), TypeDdl(scope, t))).ToList();
@@ -150,13 +150,20 @@ public static partial class SchemaBuilder
     private static QualifiedName MappedCollation(TaskScope scope, QualifiedName collation) =>
         collation.Schema == "pg_catalog" ? collation : new QualifiedName(scope.MapSchema(collation.Schema), collation.Name);
 
-    private static string CollationDdl(TaskScope scope, CollationInfo collation)
+    /// <summary>CREATE COLLATION for <paramref name="collation"/> under the destination name <paramref name="name"/>.</summary>
+    internal static string CollationDdl(QualifiedName name, CollationInfo collation)
     {
         var options = new List<string>();
         if (collation.Provider == 'i')
         {
             options.Add("provider = icu");
             options.Add($"locale = {Identifier.Literal(collation.IcuLocale ?? collation.Collate ?? "")}");
+            if (!string.IsNullOrEmpty(collation.IcuRules)) options.Add($"rules = {Identifier.Literal(collation.IcuRules)}");
+        }
+        else if (collation.Provider == 'b')
+        {
+            options.Add("provider = builtin");
+            options.Add($"locale = {Identifier.Literal(collation.IcuLocale ?? "C")}");
         }
         else
         {
@@ -165,7 +172,7 @@ public static partial class SchemaBuilder
             options.Add($"lc_ctype = {Identifier.Literal(collation.Ctype ?? collation.Collate ?? "C")}");
         }
         if (!collation.Deterministic) options.Add("deterministic = false");
-        return $"CREATE COLLATION IF NOT EXISTS {MappedCollation(scope, collation.Name).Sql} ({string.Join(", ", options)})";
+        return $"CREATE COLLATION IF NOT EXISTS {name.Sql} ({string.Join(", ", options)})";
     }
 
     private static string TableDdl(TaskScope scope, ScopedTable table)

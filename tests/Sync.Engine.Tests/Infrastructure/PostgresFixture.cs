@@ -45,6 +45,26 @@ public sealed class PostgresFixture : IDisposable
         await command.ExecuteNonQueryAsync();
     }
 
+    public static async Task<T> ScalarAsync<T>(PostgresCluster cluster, string database, string sql)
+    {
+        await using var connection = new NpgsqlConnection(cluster.ConnectionString(database));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>ALTER SYSTEM SET and a reload, returning once a new session sees the value.</summary>
+    public static async Task SetSystemAsync(PostgresCluster cluster, string setting, string value)
+    {
+        await ExecuteAsync(cluster, "postgres", $"ALTER SYSTEM SET {setting} = '{value}'; SELECT pg_reload_conf()");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (await ScalarAsync<string>(cluster, "postgres", $"SELECT current_setting('{setting}')") != value)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{setting} did not become {value} after a reload.");
+            await Task.Delay(50);
+        }
+    }
+
     public void Dispose()
     {
         Destination.Dispose();

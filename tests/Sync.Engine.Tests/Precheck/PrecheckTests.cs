@@ -172,6 +172,30 @@ public sealed class PrecheckTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
+    public async Task AServerCollationTheDestinationLacksFailsWithTheCollationNamed()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        // Any locale the server imported at initdb; the destination database then loses it.
+        var name = await db.SourceScalarAsync<string>("""
+            SELECT collname FROM pg_collation
+            WHERE collnamespace = 'pg_catalog'::regnamespace AND collname NOT IN ('default', 'C', 'POSIX', 'ucs_basic')
+              AND collencoding IN (-1, (SELECT encoding FROM pg_database WHERE datname = current_database()))
+            ORDER BY collname LIMIT 1
+            """);
+        var quoted = Sync.Engine.Catalog.Identifier.Quote(name);
+        await db.OnSourceAsync($"CREATE TABLE words (id int PRIMARY KEY, w text COLLATE pg_catalog.{quoted}, c text COLLATE \"C\")");
+        var service = new TaskService(_temp.Store);
+        Create(service, "pc-coll", db, SyncTaskMode.Full);
+        Assert.Contains(quoted, Find(await service.RunPrechecksAsync("pc-coll", CancellationToken.None), PrecheckIds.Collations, PrecheckOutcome.Passed).Message);
+
+        await db.OnDestinationAsync($"DROP COLLATION pg_catalog.{quoted}");
+        var failed = Find(await service.RunPrechecksAsync("pc-coll", CancellationToken.None), PrecheckIds.Collations, PrecheckOutcome.Failed);
+        Assert.Contains($"\"pg_catalog\".{quoted}", failed.Message);
+        Assert.DoesNotContain("\"C\"", failed.Message);
+        Assert.Contains("pg_import_system_collations", failed.Remedy);
+    }
+
+    [Fact]
     public async Task ASelectionThatMatchesNothingFails()
     {
         await using var db = await postgres.CreateDatabasesAsync();
@@ -273,6 +297,16 @@ public sealed class PrecheckTests(PostgresFixture postgres) : IDisposable
         Assert.Contains("720 minutes", check.Message);
         Assert.Matches(@"max_slot_wal_keep_size = '\d+MB'", check.Remedy);
         Assert.True(check.Ignorable);
+
+        // A limit that covers the rate passes, and says which rate it measured.
+        await PostgresFixture.SetSystemAsync(small, "max_slot_wal_keep_size", "10TB");
+        Assert.Matches("at the source's (average|current) WAL rate",
+            Find(await service.RunPrechecksAsync("pc-keep", CancellationToken.None), PrecheckIds.SlotWalRetention, PrecheckOutcome.Passed).Message);
+
+        // 0 keeps nothing for the slot, whatever the rate.
+        await PostgresFixture.SetSystemAsync(small, "max_slot_wal_keep_size", "0");
+        var zero = Find(await service.RunPrechecksAsync("pc-keep", CancellationToken.None), PrecheckIds.SlotWalRetention, PrecheckOutcome.Warning);
+        Assert.Contains("max_slot_wal_keep_size is 0", zero.Message);
     }
 
     private static PrecheckResult Find(PrecheckReport report, string id, PrecheckOutcome outcome)
