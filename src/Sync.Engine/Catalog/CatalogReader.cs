@@ -56,7 +56,7 @@ public static class CatalogReader
             LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
             WHERE c.relkind IN ('r','p','v','m') AND c.relpersistence <> 't' AND {UserSchemaFilter}
               AND {string.Format(NotExtensionMember, "c.oid", "'pg_class'")}
-              AND NOT (n.nspname = 'sync' AND c.relname LIKE 'sync\_%' AND (c.relname LIKE '%\_copy' OR c.relname LIKE '%\_checkpoint'))
+              AND NOT (n.nspname = 'sync' AND c.relname LIKE 'sync\_%' AND (c.relname LIKE '%\_copy' OR c.relname LIKE '%\_checkpoint' OR c.relname LIKE '%\_heartbeat'))
             ORDER BY n.nspname, c.relname
             """, r => new TableInfo
         {

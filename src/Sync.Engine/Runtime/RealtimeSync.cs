@@ -22,7 +22,8 @@ namespace Sync.Engine.Runtime;
 public sealed partial class RealtimeSync(TaskRunContext context)
 {
     public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan SequenceInterval = TimeSpan.FromSeconds(60);
+    /// <summary>How often sequence values are copied while streaming (settable for tests, which cannot wait a minute).</summary>
+    internal static TimeSpan SequenceInterval { get; set; } = TimeSpan.FromSeconds(60);
     private readonly ILogger _log = context.Loggers.CreateLogger<RealtimeSync>();
     private volatile float _heartbeatLatency = -1;
     private long _lagBytes = -1;
@@ -46,6 +47,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
 
         TaskScope scope;
         int sourceVersion;
+        bool rowHeartbeat;
         await using (var src = await ConnectionFactory.OpenAsync(source, ServerSide.Source, task.Source, halt).ConfigureAwait(false))
         {
             sourceVersion = src.PostgreSqlVersion.Major;
@@ -53,7 +55,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             var state = context.Store.ReadState(task.Name);
             if (state.Stream?.SlotName is null)
             {
-                await PublicationManager.EnsureAsync(src, task, scope, halt).ConfigureAwait(false);
+                rowHeartbeat = await PublicationManager.EnsureAsync(src, task, scope, halt).ConfigureAwait(false);
                 var consistent = await PublicationManager.CreateSlotAsync(factory.Build(task.Source, $"sync:{task.Name}:slot", replication: true).ConnectionString, slot, halt).ConfigureAwait(false);
                 context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { SlotName = slot, SlotConsistentLsn = consistent.ToString() } });
                 context.Event(SyncEventKind.Progress, SyncEventLevel.Information, $"Replication slot {slot} created on the source at {consistent}; changes from there on are applied.");
@@ -66,7 +68,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             }
             else
             {
-                await PublicationManager.EnsureAsync(src, task, scope, halt).ConfigureAwait(false);
+                rowHeartbeat = await PublicationManager.EnsureAsync(src, task, scope, halt).ConfigureAwait(false);
             }
         }
         var startState = context.Store.ReadState(task.Name);
@@ -107,7 +109,13 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         };
         try { await replication.Open(halt).ConfigureAwait(false); }
         catch (Exception e) when (e is NpgsqlException or TimeoutException) { throw ConnectionFactory.ConnectionError(ServerSide.Source, task.Source, e); }
-        var messages = sourceVersion >= 14;
+        var messages = StreamFeatures.LogicalMessages(sourceVersion);
+        if (rowHeartbeat) context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { HeartbeatTable = true } });
+        if (!messages && !rowHeartbeat)
+            context.Event(SyncEventKind.Warning, SyncEventLevel.Warning,
+                $"The source user may not create the heartbeat table {HeartbeatTable.Name(task)} (PostgreSQL before 14 has no logical messages in pgoutput): " +
+                "latency is measured from commits only, the slot advances only with applied changes, and a stop drains until the stream is quiet. " +
+                $"GRANT CREATE ON DATABASE to the source user, or create the schema {TaskNaming.HelperSchema} owned by it, to have one.");
         // Large transactions stream while in progress where the source can (14+); they wait in files beside the task's
         // store files (removed with the task), not in memory and not on the source's disk.
         var spool = messages ? SpoolDirectory(task) : null;
@@ -128,7 +136,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             }
             catch (Exception e) { queue.Complete(MapStreamError(e, task, slot)); }
         });
-        var monitor = Task.Run(() => MonitorAsync(source, scope, prefix, slot, applier, messages, readerStop.Token));
+        var beat = messages ? Heartbeat.Message : rowHeartbeat ? Heartbeat.Row : Heartbeat.None;
+        var monitor = Task.Run(() => MonitorAsync(source, scope, prefix, slot, applier, beat, readerStop.Token));
         var coordinator = new BackfillCoordinator();
         var scopeChanges = copies || task.Mode == SyncTaskMode.Incremental
             ? Task.Run(() => ScopeChangesAsync(scope, coordinator, messages, readerStop.Token))
@@ -137,7 +146,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         _reports = new BackgroundStateWriter(context, problem => LogMonitor(context.TaskName, problem));
         try
         {
-            result = await ApplyLoopAsync(task, scope, tableLsns, applier, reader, queue, source, prefix, messages, resumeAt, coordinator).ConfigureAwait(false);
+            result = await ApplyLoopAsync(task, scope, tableLsns, applier, reader, queue, source, prefix, beat, resumeAt, coordinator).ConfigureAwait(false);
         }
         catch
         {
@@ -159,7 +168,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     }
 
     private async Task<(RunOutcome Outcome, bool EndStream)> ApplyLoopAsync(TaskDefinition task, TaskScope scope, Dictionary<string, SyncLsn> tableLsns, ChangeApplier applier,
-        PgOutputReader reader, StreamEventQueue events, NpgsqlDataSource source, string prefix, bool messages, SyncLsn? resumeAt,
+        PgOutputReader reader, StreamEventQueue events, NpgsqlDataSource source, string prefix, Heartbeat beat, SyncLsn? resumeAt,
         BackfillCoordinator coordinator)
     {
         var halt = context.Halt;
@@ -200,6 +209,22 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         context.DefinitionChanged += changed => policy = changed.Options.ConflictPolicy;
         double? latency = null;
         long? idleSinceDrain = null;
+        uint? heartbeatRelation = null;
+        string? beatInTransaction = null;
+
+        // A heartbeat at a position in the stream: everything that committed before it has been applied once the group
+        // commits, so the slot may move there. True when it is the drain's mark: the stop may finish.
+        async Task<bool> HeartbeatAsync(SyncLsn at, string payload)
+        {
+            await TakeBackAsync(at).ConfigureAwait(false);
+            await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
+            if (at > confirmed) confirmed = at;
+            if (DateTimeOffset.TryParse(payload, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var sent))
+                latency = Math.Max(0, (context.Clock.GetUtcNow() - sent).TotalSeconds);
+            if (drainMarker is not { } marker || at < marker) return false;
+            WarnUnfinishedCopies(tableLsns);
+            return true;
+        }
 
         while (true)
         {
@@ -233,7 +258,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             }
             if (stop == StopMode.Stop && drainMarker is null)
             {
-                drainMarker = await MarkDrainAsync(source, prefix, messages, halt).ConfigureAwait(false);
+                drainMarker = await MarkDrainAsync(source, task, prefix, beat, halt).ConfigureAwait(false);
                 context.Event(SyncEventKind.Operator, SyncEventLevel.Information, $"Draining to the source's position {drainMarker} before stopping.");
             }
 
@@ -256,10 +281,11 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                             $"The replication stream of task '{task.Name}' ended unexpectedly.", task.Name, retriable: true);
                 }
                 catch (OperationCanceledException) when (!halt.IsCancellationRequested) { }
-                if (drainMarker is not null && !messages && !inTransaction && !applier.GroupOpen && events.IsEmpty)
+                if (drainMarker is not null && beat == Heartbeat.None && !inTransaction && !applier.GroupOpen && events.IsEmpty)
                 {
-                    // Sources before PostgreSQL 14 cannot mark the drain point in the stream: stop once the stream has been
-                    // quiet for two seconds after the request, with nothing in flight.
+                    // Without a heartbeat (a source before PostgreSQL 14 where the user may not create the heartbeat table)
+                    // the drain point cannot be marked in the stream: stop once the stream has been quiet for two seconds
+                    // after the request, with nothing in flight.
                     idleSinceDrain ??= context.Clock.GetTimestamp();
                     if (context.Clock.GetElapsedTime(idleSinceDrain.Value) >= TimeSpan.FromSeconds(2))
                     {
@@ -278,6 +304,12 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                         await TakeBackAsync(begin.CommitLsn).ConfigureAwait(false);
                         skipping = resumeAt is { } done && begin.CommitLsn < done;
                         if (!skipping) await applier.BeginSourceTransactionAsync(halt).ConfigureAwait(false);
+                        break;
+                    case RelationEvent relation when HeartbeatTable.IsHeartbeat(task, relation.Schema, relation.Name):
+                        heartbeatRelation = relation.RelationId;
+                        break;
+                    case RowEvent row when row.RelationId == heartbeatRelation:
+                        beatInTransaction = row.NewValues is [_, var at, ..] ? at ?? "" : "";
                         break;
                     case RelationEvent relation:
                         relationEvents[relation.RelationId] = relation;
@@ -303,6 +335,14 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                         inTransaction = false;
                         if (!skipping) applier.EndSourceTransaction(commit);
                         skipping = false;
+                        if (beatInTransaction is { } payload)
+                        {
+                            // The heartbeat row's transaction (sources before 14): a heartbeat at its commit.
+                            beatInTransaction = null;
+                            if (await HeartbeatAsync(commit.CommitLsn, payload).ConfigureAwait(false))
+                                return await FinishAsync(task, scope, source, applier, confirmed).ConfigureAwait(false);
+                            break;
+                        }
                         if (applier.ShouldCommit(streamIdle: events.IsEmpty))
                         {
                             await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
@@ -311,17 +351,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                         break;
                     case HeartbeatEvent heartbeat when heartbeat.Prefix == prefix:
                         if (inTransaction) break;
-                        await TakeBackAsync(heartbeat.Lsn).ConfigureAwait(false);
-                        await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
-                        // Everything that committed before this message has been applied and committed: the slot may move here.
-                        if (heartbeat.Lsn > confirmed) confirmed = heartbeat.Lsn;
-                        if (DateTimeOffset.TryParse(heartbeat.Payload, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var sent))
-                            latency = Math.Max(0, (context.Clock.GetUtcNow() - sent).TotalSeconds);
-                        if (drainMarker is { } marker && heartbeat.Lsn >= marker)
-                        {
-                            WarnUnfinishedCopies(tableLsns);
+                        if (await HeartbeatAsync(heartbeat.Lsn, heartbeat.Payload).ConfigureAwait(false))
                             return await FinishAsync(task, scope, source, applier, confirmed).ConfigureAwait(false);
-                        }
                         break;
                 }
             }
@@ -471,8 +502,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     /// <summary>Drops the slot and publication (the task's stream ends here) and reports what could not be dropped.</summary>
     private async Task<RunOutcome> EndAsync(TaskDefinition task, NpgsqlDataSource source, string message)
     {
-        var left = await PublicationManager.DropAsync(source, task, CancellationToken.None).ConfigureAwait(false);
-        context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { SlotName = null } });
+        var left = await PublicationManager.DropAsync(source, task, context.Store.ReadState(task.Name).Stream?.HeartbeatTable == true, CancellationToken.None).ConfigureAwait(false);
+        context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { SlotName = null, HeartbeatTable = s.Stream?.HeartbeatTable == true && left.Count > 0 } });
         if (left.Count > 0)
             context.Event(SyncEventKind.Warning, SyncEventLevel.Warning, "Could not remove: " + string.Join("; ", left));
         return RunOutcome.Completed(message + (left.Count == 0 ? $" Slot and publication {TaskNaming.SlotName(task)} dropped." : ""));
@@ -486,10 +517,18 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         ? Path.Combine(files.TaskFolder(task.Name), "spool")
         : Directory.CreateTempSubdirectory($"sync-spool-{task.Id}-").FullName;
 
-    /// <summary>A position the drain must reach: a heartbeat message written now (PostgreSQL 14+), else the current WAL end.</summary>
-    private static async Task<SyncLsn> MarkDrainAsync(NpgsqlDataSource source, string prefix, bool messages, CancellationToken ct)
+    /// <summary>How the stream's heartbeat travels: a logical decoding message (14+), the heartbeat table's row, or not at all.</summary>
+    private enum Heartbeat { None, Message, Row }
+
+    /// <summary>
+    /// A position the drain must reach: a heartbeat written now (a message on 14+, the heartbeat row before), else the
+    /// current WAL end.
+    /// </summary>
+    private static async Task<SyncLsn> MarkDrainAsync(NpgsqlDataSource source, TaskDefinition task, string prefix, Heartbeat beat, CancellationToken ct)
     {
         await using var connection = await source.OpenConnectionAsync(ct).ConfigureAwait(false);
+        if (beat == Heartbeat.Row) return await HeartbeatTable.BeatAsync(connection, task, ct).ConfigureAwait(false);
+        var messages = beat == Heartbeat.Message;
         await using var command = new NpgsqlCommand(messages
             ? "SELECT pg_logical_emit_message(false, $1, now()::text)::text"
             : "SELECT pg_current_wal_lsn()::text", connection);
@@ -498,10 +537,11 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     }
 
     /// <summary>Every few seconds: a heartbeat through the stream, the source's position and retained WAL, and sequence values every minute.</summary>
-    private async Task MonitorAsync(NpgsqlDataSource source, TaskScope scope, string prefix, string slot, ChangeApplier applier, bool messages, CancellationToken ct)
+    private async Task MonitorAsync(NpgsqlDataSource source, TaskScope scope, string prefix, string slot, ChangeApplier applier, Heartbeat beat, CancellationToken ct)
     {
         var lastSequences = context.Clock.GetTimestamp();
-        var heartbeats = messages;
+        var heartbeats = beat == Heartbeat.Message;
+        var rows = beat == Heartbeat.Row;
         var factory = new ConnectionFactory(context.Store.Secrets);
         await using var destination = factory.CreateDataSource(context.Definition.Destination, $"sync:{context.TaskName}:sequences", 2);
         while (!ct.IsCancellationRequested)
@@ -522,6 +562,16 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                         heartbeats = false;
                         context.Event(SyncEventKind.Warning, SyncEventLevel.Warning,
                             $"The source user may not write logical decoding messages ({e.MessageText}); latency is measured from commits only and the slot advances only with applied changes.");
+                    }
+                }
+                if (rows)
+                {
+                    try { await HeartbeatTable.BeatAsync(connection, context.Definition, ct).ConfigureAwait(false); }
+                    catch (PostgresException e) when (e.SqlState is "42501" or "42P01")
+                    {
+                        rows = false;
+                        context.Event(SyncEventKind.Warning, SyncEventLevel.Warning,
+                            $"The heartbeat row {HeartbeatTable.Name(context.Definition)} cannot be written ({e.MessageText}); latency is measured from commits only and the slot advances only with applied changes.");
                     }
                 }
                 await using (var position = new NpgsqlCommand(

@@ -2,6 +2,7 @@ using Npgsql;
 using Sync.Engine.Catalog;
 using Sync.Engine.Connections;
 using Sync.Engine.Diagnostics;
+using Sync.Engine.Schema;
 using Sync.Engine.Tasks;
 
 namespace Sync.Engine.Runtime;
@@ -13,22 +14,23 @@ namespace Sync.Engine.Runtime;
 /// </summary>
 public sealed class ServerObjectCleaner(ConnectionFactory connections)
 {
-    public async Task<CleanupReport> RemoveAllAsync(TaskDefinition task, CancellationToken cancellationToken)
+    /// <summary>Drops the task's objects on both servers. <paramref name="heartbeatTable"/>: the task made a heartbeat table on the source (its state says so), so an unreachable source lists it as left.</summary>
+    public async Task<CleanupReport> RemoveAllAsync(TaskDefinition task, CancellationToken cancellationToken, bool heartbeatTable = false)
     {
         var removed = new List<string>();
         var left = new List<LeftoverObject>();
-        await CleanSourceAsync(task, removed, left, cancellationToken).ConfigureAwait(false);
+        await CleanSourceAsync(task, heartbeatTable, removed, left, cancellationToken).ConfigureAwait(false);
         await CleanDestinationAsync(task, removed, left, cancellationToken).ConfigureAwait(false);
         return new CleanupReport { Removed = removed, LeftBehind = left };
     }
 
-    /// <summary>The SQL an admin would run to remove the task's objects by hand.</summary>
-    public static IReadOnlyList<LeftoverObject> ExpectedObjects(TaskDefinition task, string reason)
+    /// <summary>The SQL an admin would run to remove the task's objects by hand; with <paramref name="heartbeatTable"/>, the source's heartbeat table too (only tasks on sources before PostgreSQL 14 have one).</summary>
+    public static IReadOnlyList<LeftoverObject> ExpectedObjects(TaskDefinition task, string reason, bool heartbeatTable = false)
     {
         var prefix = TaskNaming.Prefix(task);
         var src = task.Source.ToString();
         var dst = task.Destination.ToString();
-        return
+        List<LeftoverObject> objects =
         [
             new(ServerSide.Source, "ReplicationSlot", prefix, src, reason,
                 $"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE {Identifier.Literal(prefix + "%")};"),
@@ -40,16 +42,20 @@ public sealed class ServerObjectCleaner(ConnectionFactory connections)
             new(ServerSide.Destination, "Table", $"{TaskNaming.HelperSchema}.{TaskNaming.CheckpointTable(task)}", dst, reason,
                 $"DROP TABLE IF EXISTS {new QualifiedName(TaskNaming.HelperSchema, TaskNaming.CheckpointTable(task)).Sql};"),
         ];
+        if (heartbeatTable)
+            objects.Insert(2, new(ServerSide.Source, "Table", $"{TaskNaming.HelperSchema}.{TaskNaming.HeartbeatTable(task)}", src, reason,
+                $"DROP TABLE IF EXISTS {new QualifiedName(TaskNaming.HelperSchema, TaskNaming.HeartbeatTable(task)).Sql};"));
+        return objects;
     }
 
-    private async Task CleanSourceAsync(TaskDefinition task, List<string> removed, List<LeftoverObject> left, CancellationToken ct)
+    private async Task CleanSourceAsync(TaskDefinition task, bool heartbeatTable, List<string> removed, List<LeftoverObject> left, CancellationToken ct)
     {
         var prefix = TaskNaming.Prefix(task);
         NpgsqlConnection connection;
         try { connection = await OpenAsync(task.Source, ServerSide.Source, task, ct).ConfigureAwait(false); }
         catch (SyncException e)
         {
-            left.AddRange(ExpectedObjects(task, e.Message).Where(o => o.Side == ServerSide.Source));
+            left.AddRange(ExpectedObjects(task, e.Message, heartbeatTable).Where(o => o.Side == ServerSide.Source));
             return;
         }
         await using (connection.ConfigureAwait(false))
@@ -77,6 +83,7 @@ public sealed class ServerObjectCleaner(ConnectionFactory connections)
                 await TryAsync(removed, left, ServerSide.Source, "Publication", prefix, task.Source.ToString(),
                     $"DROP PUBLICATION IF EXISTS {Identifier.Quote(prefix)};",
                     () => connection.ExecuteAsync($"DROP PUBLICATION IF EXISTS {Identifier.Quote(prefix)}", ct)).ConfigureAwait(false);
+            await DropHelperTablesAsync(connection, ServerSide.Source, task.Source.ToString(), [TaskNaming.HeartbeatTable(task)], removed, left, ct).ConfigureAwait(false);
         }
     }
 
@@ -97,26 +104,31 @@ public sealed class ServerObjectCleaner(ConnectionFactory connections)
                 await TryAsync(removed, left, ServerSide.Destination, "ReplicationOrigin", prefix, task.Destination.ToString(),
                     $"SELECT pg_replication_origin_drop({Identifier.Literal(prefix)});",
                     () => connection.ExecuteAsync("SELECT pg_replication_origin_drop($1)", ct, prefix)).ConfigureAwait(false);
-            foreach (var table in new[] { TaskNaming.CopyProgressTable(task), TaskNaming.CheckpointTable(task) })
-            {
-                var name = new QualifiedName(TaskNaming.HelperSchema, table);
-                var exists = await connection.ScalarAsync<long>(
-                    "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2", ct,
-                    TaskNaming.HelperSchema, table).ConfigureAwait(false) > 0;
-                if (exists)
-                    await TryAsync(removed, left, ServerSide.Destination, "Table", name.ToString(), task.Destination.ToString(),
-                        $"DROP TABLE IF EXISTS {name.Sql};", () => connection.ExecuteAsync($"DROP TABLE IF EXISTS {name.Sql}", ct)).ConfigureAwait(false);
-            }
-            // The helper schema is shared by the tasks writing to this database: drop it only when it is empty.
-            var schemaEmpty = await connection.ScalarAsync<long>(
-                "SELECT count(*) FROM pg_namespace n WHERE n.nspname = $1 AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid) " +
-                "AND NOT EXISTS (SELECT 1 FROM pg_type t WHERE t.typnamespace = n.oid) AND NOT EXISTS (SELECT 1 FROM pg_proc p WHERE p.pronamespace = n.oid)", ct,
-                TaskNaming.HelperSchema).ConfigureAwait(false) > 0;
-            if (schemaEmpty)
-                await TryAsync(removed, left, ServerSide.Destination, "Schema", TaskNaming.HelperSchema, task.Destination.ToString(),
-                    $"DROP SCHEMA IF EXISTS {Identifier.Quote(TaskNaming.HelperSchema)};",
-                    () => connection.ExecuteAsync($"DROP SCHEMA IF EXISTS {Identifier.Quote(TaskNaming.HelperSchema)}", ct)).ConfigureAwait(false);
+            await DropHelperTablesAsync(connection, ServerSide.Destination, task.Destination.ToString(),
+                [TaskNaming.CopyProgressTable(task), TaskNaming.CheckpointTable(task)], removed, left, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Drops the task's helper tables on one server, then the helper schema if it is empty (it is shared by the tasks
+    /// using that database).
+    /// </summary>
+    private static async Task DropHelperTablesAsync(NpgsqlConnection connection, ServerSide side, string server, IEnumerable<string> tables,
+        List<string> removed, List<LeftoverObject> left, CancellationToken ct)
+    {
+        foreach (var table in tables)
+        {
+            var name = new QualifiedName(TaskNaming.HelperSchema, table);
+            var exists = await connection.ScalarAsync<long>(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2", ct,
+                TaskNaming.HelperSchema, table).ConfigureAwait(false) > 0;
+            if (exists)
+                await TryAsync(removed, left, side, "Table", name.ToString(), server,
+                    $"DROP TABLE IF EXISTS {name.Sql};", () => connection.ExecuteAsync($"DROP TABLE IF EXISTS {name.Sql}", ct)).ConfigureAwait(false);
+        }
+        if (await HelperSchema.IsEmptyAsync(connection, ct).ConfigureAwait(false))
+            await TryAsync(removed, left, side, "Schema", TaskNaming.HelperSchema, server,
+                HelperSchema.DropSql + ";", () => connection.ExecuteAsync(HelperSchema.DropSql, ct)).ConfigureAwait(false);
     }
 
     /// <summary>Drops a slot, waiting briefly for a terminated walsender to let go of it.</summary>

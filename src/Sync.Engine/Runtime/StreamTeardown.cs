@@ -17,10 +17,10 @@ public static class StreamTeardown
     {
         if (task.Mode == SyncTaskMode.Full) return [];
         await using var source = new ConnectionFactory(store.Secrets).CreateDataSource(task.Source, $"sync:{task.Name}:stop", 2);
-        var left = await PublicationManager.DropAsync(source, task, CancellationToken.None).ConfigureAwait(false);
+        var left = await PublicationManager.DropAsync(source, task, store.ReadState(task.Name).Stream?.HeartbeatTable == true, CancellationToken.None).ConfigureAwait(false);
         store.UpdateState(task.Name, s => s with
         {
-            Stream = s.Stream is null || left.Count > 0 ? s.Stream : s.Stream with { SlotName = null },
+            Stream = s.Stream is null || left.Count > 0 ? s.Stream : s.Stream with { SlotName = null, HeartbeatTable = false },
             LeftOnServers = left,
         });
         store.AppendEvent(task.Name, new TaskEvent

@@ -10,8 +10,11 @@ namespace Sync.Engine.Stream;
 /// <summary>The task's publication and slot on the source: created before the slot, kept in step with the scope.</summary>
 public static class PublicationManager
 {
-    /// <summary>Creates the publication, or sets its tables to the scope's (with row filters on PostgreSQL 15+).</summary>
-    public static async Task EnsureAsync(NpgsqlConnection source, TaskDefinition task, TaskScope scope, CancellationToken ct)
+    /// <summary>
+    /// Creates the publication, or sets its tables to the scope's (with row filters on PostgreSQL 15+), plus the
+    /// heartbeat table where the source needs one (before 14); returns whether the publication carries the heartbeat table.
+    /// </summary>
+    public static async Task<bool> EnsureAsync(NpgsqlConnection source, TaskDefinition task, TaskScope scope, CancellationToken ct)
     {
         var name = Identifier.Quote(TaskNaming.PublicationName(task));
         var filters = source.PostgreSqlVersion.Major >= 15;
@@ -19,12 +22,16 @@ public static class PublicationManager
         if (tables.Count == 0)
             throw new Diagnostics.SyncException(Diagnostics.ErrorIds.PrecheckFailed, Diagnostics.SyncErrorCategory.InvalidOperation,
                 $"Task '{task.Name}' selects no table on the source; there is nothing to stream. Check -Schema and -Table.", task.Name);
+        var heartbeat = HeartbeatTable.Needed(StreamFeatures.EffectiveVersion(source.PostgreSqlVersion.Major))
+            && await HeartbeatTable.EnsureAsync(source, task, ct).ConfigureAwait(false);
+        if (heartbeat) tables.Add(HeartbeatTable.Name(task).Sql);
         var exists = await source.ScalarAsync<long>("SELECT count(*) FROM pg_publication WHERE pubname = $1", ct, TaskNaming.PublicationName(task)).ConfigureAwait(false) > 0;
         var sql = exists
             ? $"ALTER PUBLICATION {name} SET TABLE {string.Join(", ", tables)}"
             : $"CREATE PUBLICATION {name} FOR TABLE {string.Join(", ", tables)} WITH (publish = 'insert, update, delete, truncate')";
         await using var command = new NpgsqlCommand(sql, source);
         await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        return heartbeat;
     }
 
     public static async Task<bool> SlotExistsAsync(NpgsqlConnection source, string slot, CancellationToken ct) =>
@@ -40,7 +47,7 @@ public static class PublicationManager
     }
 
     /// <summary>Drops the task's slots and publication; returns what could not be dropped, with the SQL to do it.</summary>
-    public static async Task<IReadOnlyList<string>> DropAsync(NpgsqlDataSource source, TaskDefinition task, CancellationToken ct)
+    public static async Task<IReadOnlyList<string>> DropAsync(NpgsqlDataSource source, TaskDefinition task, bool heartbeatTable, CancellationToken ct)
     {
         var left = new List<string>();
         try
@@ -64,10 +71,11 @@ public static class PublicationManager
             }
             await using var publication = new NpgsqlCommand($"DROP PUBLICATION IF EXISTS {Identifier.Quote(TaskNaming.PublicationName(task))}", connection);
             await publication.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await HeartbeatTable.DropAsync(connection, task, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
-            left.AddRange(Runtime.ServerObjectCleaner.ExpectedObjects(task, Diagnostics.ErrorClassifier.Classify(e).Message)
+            left.AddRange(Runtime.ServerObjectCleaner.ExpectedObjects(task, Diagnostics.ErrorClassifier.Classify(e).Message, heartbeatTable)
                 .Where(o => o.Side == ServerSide.Source).Select(o => o.ToString()));
         }
         return left;

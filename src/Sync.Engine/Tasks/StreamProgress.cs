@@ -5,6 +5,8 @@ public sealed record StreamProgress
 {
     /// <summary>The task's slot, once created.</summary>
     public string? SlotName { get; init; }
+    /// <summary>True while the source holds the task's heartbeat table (sources before PostgreSQL 14).</summary>
+    public bool HeartbeatTable { get; init; }
     /// <summary>The slot's consistent point: where streaming starts for tables copied under the slot's snapshot.</summary>
     public string? SlotConsistentLsn { get; init; }
     public string? CheckpointLsn { get; init; }

@@ -41,4 +41,7 @@ public static class TaskNaming
 
     /// <summary>Destination table that holds the stream checkpoint when replication origins cannot be used.</summary>
     public static string CheckpointTable(TaskDefinition task) => Prefix(task) + "_checkpoint";
+
+    /// <summary>Source table whose row the worker updates every few seconds where pgoutput carries no logical messages (before PostgreSQL 14).</summary>
+    public static string HeartbeatTable(TaskDefinition task) => Prefix(task) + "_heartbeat";
 }

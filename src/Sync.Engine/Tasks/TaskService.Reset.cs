@@ -76,7 +76,7 @@ public sealed partial class TaskService
             };
         }
 
-        var objects = task.State.StartedAt is null ? [] : ServerObjectCleaner.ExpectedObjects(definition, "left by the previous run");
+        var objects = task.State.StartedAt is null ? [] : ServerObjectCleaner.ExpectedObjects(definition, "left by the previous run", task.State.Stream?.HeartbeatTable == true);
         var truncate = clearDestination ? await ExistingMappedTablesAsync(task, cancellationToken).ConfigureAwait(false) : [];
         var actions = new List<string>();
         actions.AddRange(truncate.Select(t => $"truncate table {t} on the destination {definition.Destination}"));
@@ -121,7 +121,7 @@ public sealed partial class TaskService
         if (plan.TablesToTruncate.Count > 0) await TruncateAsync(task, plan.TablesToTruncate, cancellationToken).ConfigureAwait(false);
         var cleanup = task.State.StartedAt is null
             ? new CleanupReport()
-            : await new ServerObjectCleaner(Connections).RemoveAllAsync(task.Definition, cancellationToken).ConfigureAwait(false);
+            : await new ServerObjectCleaner(Connections).RemoveAllAsync(task.Definition, cancellationToken, task.State.Stream?.HeartbeatTable == true).ConfigureAwait(false);
         LogCleanup(stored, cleanup);
         var previous = task.State.Copy;
         Store.UpdateState(stored, s => s with

@@ -166,7 +166,7 @@ public sealed partial class TaskService
         var actions = new List<string>();
         if (task.IsRunning) actions.Add($"stop worker process {task.State.Worker?.ProcessId} at once");
         if (task.State.StartedAt is not null)
-            actions.AddRange(ServerObjectCleaner.ExpectedObjects(task.Definition, "").Select(o =>
+            actions.AddRange(ServerObjectCleaner.ExpectedObjects(task.Definition, "", task.State.Stream?.HeartbeatTable == true).Select(o =>
                 $"drop {o.Kind} {o.Name} on the {o.Side.ToString().ToLowerInvariant()} {o.Endpoint} if it exists"));
         actions.Add($"delete the task's files in {Store.Location}");
         return actions;
@@ -192,7 +192,7 @@ public sealed partial class TaskService
         var report = new CleanupReport();
         if (task.State.StartedAt is not null)
         {
-            report = await new ServerObjectCleaner(Connections).RemoveAllAsync(task.Definition, cancellationToken).ConfigureAwait(false);
+            report = await new ServerObjectCleaner(Connections).RemoveAllAsync(task.Definition, cancellationToken, task.State.Stream?.HeartbeatTable == true).ConfigureAwait(false);
             LogCleanup(task.Name, report);
             if (!report.Complete && !force)
                 throw new SyncException(ErrorIds.ServerError, SyncErrorCategory.ResourceUnavailable,

@@ -69,4 +69,40 @@ public sealed class StreamingTests(PostgresFixture postgres) : IDisposable
         var sourceSequence = await db.SourceScalarAsync<long>("SELECT last_value FROM \"Mixed Case_Id_seq\"");
         Assert.Equal(sourceSequence + 1000, await db.DestinationScalarAsync<long>("SELECT last_value FROM \"Mixed Case_Id_seq\""));
     }
+
+    [Fact]
+    public async Task SequencesFollowTheSourceWhileStreamingWithoutTheStopsMargin()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("""
+            CREATE TABLE serials (id bigserial PRIMARY KEY, v text);
+            CREATE SEQUENCE tickets START 500 INCREMENT 5;
+            INSERT INTO serials (v) SELECT 'v' FROM generate_series(1, 10);
+            """);
+        var service = new TaskService(_temp.Store);
+        service.Create("stream-seq", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental, Options = d.Options with { SequenceSafetyMargin = 1000 } });
+        var interval = Sync.Engine.Runtime.RealtimeSync.SequenceInterval;
+        Sync.Engine.Runtime.RealtimeSync.SequenceInterval = TimeSpan.FromSeconds(1);
+        try
+        {
+            await using var harness = new StreamingHarness(service, db, "stream-seq");
+            await harness.StartAsync();
+            // Rows applied carry their ids; the destination's own sequences move only by the periodic copy.
+            await db.OnSourceAsync("INSERT INTO serials (v) SELECT 'w' FROM generate_series(1, 25); SELECT nextval('tickets') FROM generate_series(1, 3)");
+            await TestTasks.WaitUntilAsync(() =>
+                db.DestinationScalarAsync<long>("SELECT last_value FROM serials_id_seq").GetAwaiter().GetResult() == 35 &&
+                db.DestinationScalarAsync<long>("SELECT last_value FROM tickets").GetAwaiter().GetResult() == 510,
+                TimeSpan.FromSeconds(30), "the destination's sequences to follow the source while the task streams");
+            Assert.Equal(SyncTaskStatus.Running, service.Get("stream-seq").State.Status);
+            // The margin is for the stop only.
+            Assert.Equal(0, await harness.StopAsync());
+            Assert.Equal(1035L, await db.DestinationScalarAsync<long>("SELECT last_value FROM serials_id_seq"));
+            Assert.Equal(1510L, await db.DestinationScalarAsync<long>("SELECT last_value FROM tickets"));
+        }
+        finally
+        {
+            Sync.Engine.Runtime.RealtimeSync.SequenceInterval = interval;
+        }
+    }
 }
