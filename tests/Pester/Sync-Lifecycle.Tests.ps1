@@ -84,6 +84,11 @@ Describe 'A FullIncremental task from the console' -Skip:(-not $HasPostgres) {
     It 'stops by draining, then removes everything it created' {
         (Stop-SyncTask -Name 'pester-life' -PassThru).Status | Should -Be 'Completed'
         Invoke-TestSql $Source 'shop' "SELECT count(*) FROM pg_replication_slots" | Should -Be '0'
+        # A wait for a status the ended task will never have fails at once instead of polling until the timeout.
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        { Wait-SyncTask -Name 'pester-life' -Status Failed -Timeout 60 -ErrorAction Stop } | Should -Throw -ExpectedMessage '*will not reach status Failed*'
+        { Wait-SyncTask -Name 'pester-life' -Status Running -Timeout 60 -ErrorAction Stop } | Should -Throw -ExpectedMessage '*will not reach status Running*'
+        $clock.Elapsed.TotalSeconds | Should -BeLessThan 30
         Remove-SyncTask -Name 'pester-life' -Confirm:$false
         Get-SyncTask | Should -BeNullOrEmpty
         Invoke-TestSql $Destination 'shop' "SELECT count(*) FROM pg_replication_origin" | Should -Be '0'

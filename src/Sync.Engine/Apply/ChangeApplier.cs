@@ -82,12 +82,15 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
-    public void EndSourceTransaction(CommitEvent commit)
+    /// <param name="commit">The source transaction's commit.</param>
+    /// <param name="counted">False for the task's own heartbeat transactions: they move the checkpoint, not the counters.</param>
+    public void EndSourceTransaction(CommitEvent commit, bool counted = true)
     {
         LastEnd = commit.EndLsn;
-        LastCommitTime = commit.CommitTime;
         _groupTransactions++;
         _hasUncommittedSource = false;
+        if (!counted) return;
+        LastCommitTime = commit.CommitTime;
         AppliedTransactions++;
     }
 

@@ -42,8 +42,8 @@ public sealed class Checkpoint
         }
         catch (PostgresException e) when (e.SqlState == "42501")
         {
+            await Schema.HelperSchema.EnsureAsync(connection, ct).ConfigureAwait(false);
             await connection.ExecuteAsync(
-                $"CREATE SCHEMA IF NOT EXISTS {Identifier.Quote(TaskNaming.HelperSchema)}; " +
                 $"CREATE TABLE IF NOT EXISTS {table.Sql} (id int PRIMARY KEY DEFAULT 1 CHECK (id = 1), end_lsn pg_lsn NOT NULL, commit_time timestamptz, updated_at timestamptz NOT NULL DEFAULT now())",
                 ct).ConfigureAwait(false);
             return new Checkpoint(origin, table, useOrigin: false);

@@ -17,6 +17,9 @@ public static class CatalogReader
     private const string UserSchemaFilter =
         "n.nspname NOT IN ('pg_catalog','information_schema','sys','utl_raw','dbms_lob','dbms_output','dbms_random') AND n.nspname NOT LIKE 'pg\\_%'";
 
+    /// <summary>Tasks' helper tables in schema sync: sync_&lt;name&gt;_&lt;id&gt;_&lt;suffix&gt;, the suffix cut short for long names.</summary>
+    internal const string HelperTablePattern = "^sync_[a-z0-9_]*_[0-9a-f]{8}_[a-z]*$";
+
     private const string NotExtensionMember =
         "NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.objid = {0} AND dep.classid = {1}::regclass AND dep.deptype = 'e')";
 
@@ -56,7 +59,8 @@ public static class CatalogReader
             LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
             WHERE c.relkind IN ('r','p','v','m') AND c.relpersistence <> 't' AND {UserSchemaFilter}
               AND {string.Format(NotExtensionMember, "c.oid", "'pg_class'")}
-              AND NOT (n.nspname = 'sync' AND c.relname LIKE 'sync\_%' AND (c.relname LIKE '%\_copy' OR c.relname LIKE '%\_checkpoint' OR c.relname LIKE '%\_heartbeat'))
+              -- Tasks' helper tables (copy progress, checkpoint, heartbeat) are never the task's data.
+              AND NOT (n.nspname = 'sync' AND c.relname ~ '{HelperTablePattern}')
             ORDER BY n.nspname, c.relname
             """, r => new TableInfo
         {

@@ -425,7 +425,9 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
 
         // Collations of pg_catalog (the server's locales) are not created by the task: the destination needs each one
         // a selected column uses, for the destination's encoding, or CREATE TABLE fails there.
-        var systemCollations = scope.Tables.SelectMany(t => t.Columns).Select(c => c.Collation).OfType<QualifiedName>()
+        // Tables that exist on the destination already (written into, not created) need nothing.
+        var created = scope.Tables.Where(t => !existing.Contains(t.Destination.ToString())).ToList();
+        var systemCollations = created.SelectMany(t => t.Columns).Select(c => c.Collation).OfType<QualifiedName>()
             .Where(c => c.Schema == "pg_catalog").Distinct().OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
         var missingCollations = new List<string>();
         foreach (var collation in systemCollations)
@@ -435,6 +437,16 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
                                  AND collencoding IN (-1, (SELECT encoding FROM pg_database WHERE datname = current_database())))
                 """, ct, collation.Name).ConfigureAwait(false))
                 missingCollations.Add(collation.Sql);
+        // Collations the task creates with what an older destination lacks: the builtin provider (17) and ICU rules (16).
+        var used = created.SelectMany(t => t.Columns).Select(c => c.Collation).OfType<QualifiedName>().ToHashSet();
+        var destinationMajor = destination.PostgreSqlVersion.Major;
+        foreach (var collation in scope.Catalog.Collations.Where(c => used.Contains(c.Name)))
+        {
+            if (collation.Provider == 'b' && destinationMajor < 17)
+                missingCollations.Add($"{collation.Name.Sql} (provider builtin needs PostgreSQL 17; the destination runs {destinationMajor})");
+            else if (!string.IsNullOrEmpty(collation.IcuRules) && destinationMajor < 16)
+                missingCollations.Add($"{collation.Name.Sql} (ICU rules need PostgreSQL 16; the destination runs {destinationMajor})");
+        }
         checks.Add(missingCollations.Count == 0
                 ? PrecheckResult.Pass(PrecheckIds.Collations, "Collations", systemCollations.Count == 0
                     ? "No column names a server collation."

@@ -37,7 +37,7 @@ public sealed partial class FullSync(TaskRunContext context)
             // The publication must exist before the slot: pgoutput reads it as of each change's position.
             await using var src = await ConnectionFactory.OpenAsync(source, ServerSide.Source, task.Source, ct).ConfigureAwait(false);
             var current = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(src, includeFunctions: false, ct).ConfigureAwait(false));
-            if (await Stream.PublicationManager.EnsureAsync(src, task, current, ct).ConfigureAwait(false))
+            if ((await Stream.PublicationManager.EnsureAsync(src, task, current, ct).ConfigureAwait(false)).Heartbeat)
                 context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { HeartbeatTable = true } });
         }
         var lease = await OpenSnapshotAsync(task, source, factory, state, ct).ConfigureAwait(false);

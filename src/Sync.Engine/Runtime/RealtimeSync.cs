@@ -47,7 +47,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
 
         TaskScope scope;
         int sourceVersion;
-        bool rowHeartbeat;
+        (bool Row, string? WhyNot) heartbeat;
         await using (var src = await ConnectionFactory.OpenAsync(source, ServerSide.Source, task.Source, halt).ConfigureAwait(false))
         {
             sourceVersion = src.PostgreSqlVersion.Major;
@@ -55,7 +55,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             var state = context.Store.ReadState(task.Name);
             if (state.Stream?.SlotName is null)
             {
-                rowHeartbeat = await PublicationManager.EnsureAsync(src, task, scope, halt).ConfigureAwait(false);
+                heartbeat = await PublicationManager.EnsureAsync(src, task, scope, halt).ConfigureAwait(false);
                 var consistent = await PublicationManager.CreateSlotAsync(factory.Build(task.Source, $"sync:{task.Name}:slot", replication: true).ConnectionString, slot, halt).ConfigureAwait(false);
                 context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { SlotName = slot, SlotConsistentLsn = consistent.ToString() } });
                 context.Event(SyncEventKind.Progress, SyncEventLevel.Information, $"Replication slot {slot} created on the source at {consistent}; changes from there on are applied.");
@@ -68,7 +68,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             }
             else
             {
-                rowHeartbeat = await PublicationManager.EnsureAsync(src, task, scope, halt).ConfigureAwait(false);
+                heartbeat = await PublicationManager.EnsureAsync(src, task, scope, halt).ConfigureAwait(false);
             }
         }
         var startState = context.Store.ReadState(task.Name);
@@ -110,12 +110,11 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         try { await replication.Open(halt).ConfigureAwait(false); }
         catch (Exception e) when (e is NpgsqlException or TimeoutException) { throw ConnectionFactory.ConnectionError(ServerSide.Source, task.Source, e); }
         var messages = StreamFeatures.LogicalMessages(sourceVersion);
-        if (rowHeartbeat) context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { HeartbeatTable = true } });
-        if (!messages && !rowHeartbeat)
+        if (heartbeat.Row) context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { HeartbeatTable = true } });
+        if (!messages && heartbeat.WhyNot is { } whyNot)
             context.Event(SyncEventKind.Warning, SyncEventLevel.Warning,
-                $"The source user may not create the heartbeat table {HeartbeatTable.Name(task)} (PostgreSQL before 14 has no logical messages in pgoutput): " +
-                "latency is measured from commits only, the slot advances only with applied changes, and a stop drains until the stream is quiet. " +
-                $"GRANT CREATE ON DATABASE to the source user, or create the schema {TaskNaming.HelperSchema} owned by it, to have one.");
+                $"The stream runs without a heartbeat (PostgreSQL before 14 has no logical messages in pgoutput, and {whyNot}): " +
+                "latency is measured from commits only, the slot advances only with applied changes, and a stop drains until the stream is quiet.");
         // Large transactions stream while in progress where the source can (14+); they wait in files beside the task's
         // store files (removed with the task), not in memory and not on the source's disk.
         var spool = messages ? SpoolDirectory(task) : null;
@@ -136,8 +135,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             }
             catch (Exception e) { queue.Complete(MapStreamError(e, task, slot)); }
         });
-        var beat = messages ? Heartbeat.Message : rowHeartbeat ? Heartbeat.Row : Heartbeat.None;
-        var monitor = Task.Run(() => MonitorAsync(source, scope, prefix, slot, applier, beat, readerStop.Token));
+        _beat = (int)(messages ? Heartbeat.Message : heartbeat.Row ? Heartbeat.Row : Heartbeat.None);
+        var monitor = Task.Run(() => MonitorAsync(source, scope, prefix, slot, applier, readerStop.Token));
         var coordinator = new BackfillCoordinator();
         var scopeChanges = copies || task.Mode == SyncTaskMode.Incremental
             ? Task.Run(() => ScopeChangesAsync(scope, coordinator, messages, readerStop.Token))
@@ -146,7 +145,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         _reports = new BackgroundStateWriter(context, problem => LogMonitor(context.TaskName, problem));
         try
         {
-            result = await ApplyLoopAsync(task, scope, tableLsns, applier, reader, queue, source, prefix, beat, resumeAt, coordinator).ConfigureAwait(false);
+            result = await ApplyLoopAsync(task, scope, tableLsns, applier, reader, queue, source, prefix, resumeAt, coordinator).ConfigureAwait(false);
         }
         catch
         {
@@ -168,7 +167,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     }
 
     private async Task<(RunOutcome Outcome, bool EndStream)> ApplyLoopAsync(TaskDefinition task, TaskScope scope, Dictionary<string, SyncLsn> tableLsns, ChangeApplier applier,
-        PgOutputReader reader, StreamEventQueue events, NpgsqlDataSource source, string prefix, Heartbeat beat, SyncLsn? resumeAt,
+        PgOutputReader reader, StreamEventQueue events, NpgsqlDataSource source, string prefix, SyncLsn? resumeAt,
         BackfillCoordinator coordinator)
     {
         var halt = context.Halt;
@@ -219,7 +218,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             await TakeBackAsync(at).ConfigureAwait(false);
             await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
             if (at > confirmed) confirmed = at;
-            if (DateTimeOffset.TryParse(payload, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var sent))
+            if (HeartbeatTable.TryParseBeat(payload, out var sent))
                 latency = Math.Max(0, (context.Clock.GetUtcNow() - sent).TotalSeconds);
             if (drainMarker is not { } marker || at < marker) return false;
             WarnUnfinishedCopies(tableLsns);
@@ -258,7 +257,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             }
             if (stop == StopMode.Stop && drainMarker is null)
             {
-                drainMarker = await MarkDrainAsync(source, task, prefix, beat, halt).ConfigureAwait(false);
+                drainMarker = await MarkDrainAsync(source, task, prefix, halt).ConfigureAwait(false);
                 context.Event(SyncEventKind.Operator, SyncEventLevel.Information, $"Draining to the source's position {drainMarker} before stopping.");
             }
 
@@ -281,7 +280,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                             $"The replication stream of task '{task.Name}' ended unexpectedly.", task.Name, retriable: true);
                 }
                 catch (OperationCanceledException) when (!halt.IsCancellationRequested) { }
-                if (drainMarker is not null && beat == Heartbeat.None && !inTransaction && !applier.GroupOpen && events.IsEmpty)
+                if (drainMarker is not null && Beat == Heartbeat.None && !inTransaction && !applier.GroupOpen && events.IsEmpty)
                 {
                     // Without a heartbeat (a source before PostgreSQL 14 where the user may not create the heartbeat table)
                     // the drain point cannot be marked in the stream: stop once the stream has been quiet for two seconds
@@ -333,7 +332,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                         break;
                     case CommitEvent commit:
                         inTransaction = false;
-                        if (!skipping) applier.EndSourceTransaction(commit);
+                        // A heartbeat row's transaction moves the checkpoint but is not an applied transaction.
+                        if (!skipping) applier.EndSourceTransaction(commit, counted: beatInTransaction is null);
                         skipping = false;
                         if (beatInTransaction is { } payload)
                         {
@@ -402,7 +402,9 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                     next = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(src, includeFunctions: false, ct).ConfigureAwait(false));
                     var before = current.DataTables.Select(t => t.Name).ToHashSet();
                     var after = next.DataTables.Select(t => t.Name).ToHashSet();
-                    if (!before.SetEquals(after)) await PublicationManager.EnsureAsync(src, task, next, ct).ConfigureAwait(false);
+                    if (!before.SetEquals(after) && await PublicationManager.EnsureAsync(src, task, next, ct).ConfigureAwait(false) is { Heartbeat: false } publication
+                        && Beat == Heartbeat.Row)
+                        LoseHeartbeat($"The heartbeat table left the task's publication ({publication.WhyNot})");
                     var recorded = (context.Store.ReadState(task.Name).Copy?.Tables ?? []).Select(t => QualifiedName.Parse(t.Source));
                     var removed = before.Union(recorded).Except(after).Select(t => t.ToString()).ToHashSet(StringComparer.Ordinal);
                     if (removed.Count > 0)
@@ -520,28 +522,54 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     /// <summary>How the stream's heartbeat travels: a logical decoding message (14+), the heartbeat table's row, or not at all.</summary>
     private enum Heartbeat { None, Message, Row }
 
+    /// <summary>The heartbeat in use: lowered to None by whoever finds it cannot be written (the monitor, the drain).</summary>
+    private volatile int _beat;
+
+    private Heartbeat Beat => (Heartbeat)_beat;
+
+    /// <summary>The heartbeat cannot be written any more: say so once, and go on without it.</summary>
+    private void LoseHeartbeat(string why)
+    {
+        if (Interlocked.Exchange(ref _beat, (int)Heartbeat.None) == (int)Heartbeat.None) return;
+        context.Event(SyncEventKind.Warning, SyncEventLevel.Warning,
+            $"{why}; latency is measured from commits only, the slot advances only with applied changes, and a stop drains until the stream is quiet.");
+    }
+
     /// <summary>
     /// A position the drain must reach: a heartbeat written now (a message on 14+, the heartbeat row before), else the
     /// current WAL end.
     /// </summary>
-    private static async Task<SyncLsn> MarkDrainAsync(NpgsqlDataSource source, TaskDefinition task, string prefix, Heartbeat beat, CancellationToken ct)
+    private async Task<SyncLsn> MarkDrainAsync(NpgsqlDataSource source, TaskDefinition task, string prefix, CancellationToken ct)
     {
         await using var connection = await source.OpenConnectionAsync(ct).ConfigureAwait(false);
-        if (beat == Heartbeat.Row) return await HeartbeatTable.BeatAsync(connection, task, ct).ConfigureAwait(false);
-        var messages = beat == Heartbeat.Message;
-        await using var command = new NpgsqlCommand(messages
-            ? "SELECT pg_logical_emit_message(false, $1, now()::text)::text"
-            : "SELECT pg_current_wal_lsn()::text", connection);
-        if (messages) command.Parameters.AddWithValue(prefix);
-        return SyncLsn.Parse((string)(await command.ExecuteScalarAsync(ct).ConfigureAwait(false))!);
+        try
+        {
+            if (Beat == Heartbeat.Row) return await HeartbeatTable.BeatAsync(connection, task, ct).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState is "42501" or "42P01")
+        {
+            LoseHeartbeat($"The heartbeat row {HeartbeatTable.Name(task)} cannot be written ({e.MessageText})");
+        }
+        if (Beat == Heartbeat.Message)
+        {
+            try
+            {
+                await using var emit = new NpgsqlCommand("SELECT pg_logical_emit_message(false, $1, now()::text)::text", connection);
+                emit.Parameters.AddWithValue(prefix);
+                return SyncLsn.Parse((string)(await emit.ExecuteScalarAsync(ct).ConfigureAwait(false))!);
+            }
+            catch (PostgresException e) when (e.SqlState == "42501")
+            {
+                LoseHeartbeat($"The source user may not write logical decoding messages ({e.MessageText})");
+            }
+        }
+        return SyncLsn.Parse(await connection.ScalarAsync<string>("SELECT pg_current_wal_lsn()::text", ct).ConfigureAwait(false));
     }
 
     /// <summary>Every few seconds: a heartbeat through the stream, the source's position and retained WAL, and sequence values every minute.</summary>
-    private async Task MonitorAsync(NpgsqlDataSource source, TaskScope scope, string prefix, string slot, ChangeApplier applier, Heartbeat beat, CancellationToken ct)
+    private async Task MonitorAsync(NpgsqlDataSource source, TaskScope scope, string prefix, string slot, ChangeApplier applier, CancellationToken ct)
     {
         var lastSequences = context.Clock.GetTimestamp();
-        var heartbeats = beat == Heartbeat.Message;
-        var rows = beat == Heartbeat.Row;
         var factory = new ConnectionFactory(context.Store.Secrets);
         await using var destination = factory.CreateDataSource(context.Definition.Destination, $"sync:{context.TaskName}:sequences", 2);
         while (!ct.IsCancellationRequested)
@@ -549,7 +577,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             try
             {
                 await using var connection = await source.OpenConnectionAsync(ct).ConfigureAwait(false);
-                if (heartbeats)
+                if (Beat == Heartbeat.Message)
                 {
                     try
                     {
@@ -559,19 +587,15 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                     }
                     catch (PostgresException e) when (e.SqlState == "42501")
                     {
-                        heartbeats = false;
-                        context.Event(SyncEventKind.Warning, SyncEventLevel.Warning,
-                            $"The source user may not write logical decoding messages ({e.MessageText}); latency is measured from commits only and the slot advances only with applied changes.");
+                        LoseHeartbeat($"The source user may not write logical decoding messages ({e.MessageText})");
                     }
                 }
-                if (rows)
+                else if (Beat == Heartbeat.Row)
                 {
                     try { await HeartbeatTable.BeatAsync(connection, context.Definition, ct).ConfigureAwait(false); }
                     catch (PostgresException e) when (e.SqlState is "42501" or "42P01")
                     {
-                        rows = false;
-                        context.Event(SyncEventKind.Warning, SyncEventLevel.Warning,
-                            $"The heartbeat row {HeartbeatTable.Name(context.Definition)} cannot be written ({e.MessageText}); latency is measured from commits only and the slot advances only with applied changes.");
+                        LoseHeartbeat($"The heartbeat row {HeartbeatTable.Name(context.Definition)} cannot be written ({e.MessageText})");
                     }
                 }
                 await using (var position = new NpgsqlCommand(

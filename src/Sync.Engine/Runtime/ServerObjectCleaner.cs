@@ -116,6 +116,7 @@ public sealed class ServerObjectCleaner(ConnectionFactory connections)
     private static async Task DropHelperTablesAsync(NpgsqlConnection connection, ServerSide side, string server, IEnumerable<string> tables,
         List<string> removed, List<LeftoverObject> left, CancellationToken ct)
     {
+        var dropped = false;
         foreach (var table in tables)
         {
             var name = new QualifiedName(TaskNaming.HelperSchema, table);
@@ -123,10 +124,15 @@ public sealed class ServerObjectCleaner(ConnectionFactory connections)
                 "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2", ct,
                 TaskNaming.HelperSchema, table).ConfigureAwait(false) > 0;
             if (exists)
+            {
                 await TryAsync(removed, left, side, "Table", name.ToString(), server,
                     $"DROP TABLE IF EXISTS {name.Sql};", () => connection.ExecuteAsync($"DROP TABLE IF EXISTS {name.Sql}", ct)).ConfigureAwait(false);
+                dropped = true;
+            }
         }
-        if (await HelperSchema.IsEmptyAsync(connection, ct).ConfigureAwait(false))
+        // On the source the schema is the tasks' only where a heartbeat table was in it; an empty schema of that name
+        // found there otherwise is someone else's.
+        if ((dropped || side == ServerSide.Destination) && await HelperSchema.IsEmptyAsync(connection, ct).ConfigureAwait(false))
             await TryAsync(removed, left, side, "Schema", TaskNaming.HelperSchema, server,
                 HelperSchema.DropSql + ";", () => connection.ExecuteAsync(HelperSchema.DropSql, ct)).ConfigureAwait(false);
     }

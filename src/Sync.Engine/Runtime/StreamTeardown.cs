@@ -20,7 +20,11 @@ public static class StreamTeardown
         var left = await PublicationManager.DropAsync(source, task, store.ReadState(task.Name).Stream?.HeartbeatTable == true, CancellationToken.None).ConfigureAwait(false);
         store.UpdateState(task.Name, s => s with
         {
-            Stream = s.Stream is null || left.Count > 0 ? s.Stream : s.Stream with { SlotName = null, HeartbeatTable = false },
+            Stream = s.Stream is null ? null : s.Stream with
+            {
+                SlotName = left.Any(l => l.StartsWith("ReplicationSlot", StringComparison.Ordinal)) ? s.Stream.SlotName : null,
+                HeartbeatTable = s.Stream.HeartbeatTable && left.Any(l => l.StartsWith("Table", StringComparison.Ordinal)),
+            },
             LeftOnServers = left,
         });
         store.AppendEvent(task.Name, new TaskEvent

@@ -14,8 +14,8 @@ public sealed class CopyProgressTable(TaskDefinition task)
 
     public async Task EnsureAsync(NpgsqlConnection destination, CancellationToken ct)
     {
+        await Schema.HelperSchema.EnsureAsync(destination, ct).ConfigureAwait(false);
         await using var command = new NpgsqlCommand(
-            $"CREATE SCHEMA IF NOT EXISTS {Identifier.Quote(TaskNaming.HelperSchema)}; " +
             $"CREATE TABLE IF NOT EXISTS {Name.Sql} (source_table text NOT NULL, range_index int NOT NULL, row_count bigint NOT NULL, " +
             "byte_count bigint NOT NULL, snapshot_lsn pg_lsn NOT NULL, done_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source_table, range_index))",
             destination);

@@ -23,26 +23,37 @@ public static class HeartbeatTable
         schema == TaskNaming.HelperSchema && table == TaskNaming.HeartbeatTable(task);
 
     /// <summary>
-    /// Creates the table (and the helper schema) on the source when missing; false when the source user may not create
-    /// them (the stream then runs without a heartbeat, and says so).
+    /// Creates the table (and the helper schema) on the source when missing. Returns null when the heartbeat row is in
+    /// use, else why it cannot be (the stream then runs without a heartbeat, and says so).
     /// </summary>
-    public static async Task<bool> EnsureAsync(NpgsqlConnection source, TaskDefinition task, CancellationToken ct)
+    public static async Task<string?> EnsureAsync(NpgsqlConnection source, TaskDefinition task, CancellationToken ct)
     {
         var name = Name(task);
+        if (await ExistsAsync(source, task, ct).ConfigureAwait(false)) return null;
+        // A FOR ALL TABLES publication would take the new table too, and its subscribers, lacking it, would stop.
+        var allTables = await source.ScalarAsync<string>(
+            "SELECT coalesce(string_agg(pubname, ', ' ORDER BY pubname), '') FROM pg_publication WHERE puballtables", ct).ConfigureAwait(false);
+        if (allTables.Length > 0)
+            return $"the source has FOR ALL TABLES publications ({allTables}), whose subscribers would receive the heartbeat table {name} and fail on it";
         try
         {
+            await HelperSchema.EnsureAsync(source, ct).ConfigureAwait(false);
             await source.ExecuteAsync($"""
-                CREATE SCHEMA IF NOT EXISTS {Identifier.Quote(name.Schema)};
                 CREATE TABLE IF NOT EXISTS {name.Sql} (id int PRIMARY KEY CHECK (id = 1), beat_at timestamptz NOT NULL);
                 INSERT INTO {name.Sql} VALUES (1, now()) ON CONFLICT (id) DO NOTHING
                 """, ct).ConfigureAwait(false);
-            return true;
+            return null;
         }
         catch (PostgresException e) when (e.SqlState is "42501")
         {
-            return false;
+            return $"the source user may not create the heartbeat table {name} ({e.MessageText}); GRANT CREATE ON DATABASE to it, " +
+                $"or create the schema {TaskNaming.HelperSchema} owned by it";
         }
     }
+
+    /// <summary>The source's time in a beat as pgoutput sends it (timestamptz text), or in a heartbeat message.</summary>
+    public static bool TryParseBeat(string text, out DateTimeOffset at) =>
+        DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out at);
 
     /// <summary>True when the table exists on the source.</summary>
     public static async Task<bool> ExistsAsync(NpgsqlConnection source, TaskDefinition task, CancellationToken ct) =>
@@ -57,16 +68,18 @@ public static class HeartbeatTable
     public static async Task<SyncLsn> BeatAsync(NpgsqlConnection source, TaskDefinition task, CancellationToken ct)
     {
         await using var transaction = await source.BeginTransactionAsync(ct).ConfigureAwait(false);
+        // An upsert, so that a deleted row or a truncated table cannot silence the heartbeat.
         await using var command = new NpgsqlCommand(
-            $"UPDATE {Name(task).Sql} SET beat_at = now() WHERE id = 1; SELECT pg_current_wal_insert_lsn()::text", source, transaction);
+            $"INSERT INTO {Name(task).Sql} VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at; SELECT pg_current_wal_insert_lsn()::text", source, transaction);
         var position = SyncLsn.Parse((string)(await command.ExecuteScalarAsync(ct).ConfigureAwait(false))!);
         await transaction.CommitAsync(ct).ConfigureAwait(false);
         return position;
     }
 
-    /// <summary>Drops the table, and the helper schema when nothing else is left in it.</summary>
+    /// <summary>Drops the table, and the helper schema when nothing else is left in it (and the user may drop it).</summary>
     public static async Task DropAsync(NpgsqlConnection source, TaskDefinition task, CancellationToken ct)
     {
+        if (!await ExistsAsync(source, task, ct).ConfigureAwait(false)) return;
         await source.ExecuteAsync($"DROP TABLE IF EXISTS {Name(task).Sql}", ct).ConfigureAwait(false);
         await HelperSchema.DropIfEmptyAsync(source, ct).ConfigureAwait(false);
     }

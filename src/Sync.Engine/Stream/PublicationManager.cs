@@ -12,9 +12,10 @@ public static class PublicationManager
 {
     /// <summary>
     /// Creates the publication, or sets its tables to the scope's (with row filters on PostgreSQL 15+), plus the
-    /// heartbeat table where the source needs one (before 14); returns whether the publication carries the heartbeat table.
+    /// heartbeat table where the source needs one (before 14). Returns whether the publication carries the heartbeat
+    /// table, and if one is needed but cannot be had, why.
     /// </summary>
-    public static async Task<bool> EnsureAsync(NpgsqlConnection source, TaskDefinition task, TaskScope scope, CancellationToken ct)
+    public static async Task<(bool Heartbeat, string? WhyNot)> EnsureAsync(NpgsqlConnection source, TaskDefinition task, TaskScope scope, CancellationToken ct)
     {
         var name = Identifier.Quote(TaskNaming.PublicationName(task));
         var filters = source.PostgreSqlVersion.Major >= 15;
@@ -22,8 +23,10 @@ public static class PublicationManager
         if (tables.Count == 0)
             throw new Diagnostics.SyncException(Diagnostics.ErrorIds.PrecheckFailed, Diagnostics.SyncErrorCategory.InvalidOperation,
                 $"Task '{task.Name}' selects no table on the source; there is nothing to stream. Check -Schema and -Table.", task.Name);
-        var heartbeat = HeartbeatTable.Needed(StreamFeatures.EffectiveVersion(source.PostgreSqlVersion.Major))
-            && await HeartbeatTable.EnsureAsync(source, task, ct).ConfigureAwait(false);
+        var whyNot = HeartbeatTable.Needed(StreamFeatures.EffectiveVersion(source.PostgreSqlVersion.Major))
+            ? await HeartbeatTable.EnsureAsync(source, task, ct).ConfigureAwait(false)
+            : "";
+        var heartbeat = whyNot is null;
         if (heartbeat) tables.Add(HeartbeatTable.Name(task).Sql);
         var exists = await source.ScalarAsync<long>("SELECT count(*) FROM pg_publication WHERE pubname = $1", ct, TaskNaming.PublicationName(task)).ConfigureAwait(false) > 0;
         var sql = exists
@@ -31,7 +34,7 @@ public static class PublicationManager
             : $"CREATE PUBLICATION {name} FOR TABLE {string.Join(", ", tables)} WITH (publish = 'insert, update, delete, truncate')";
         await using var command = new NpgsqlCommand(sql, source);
         await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        return heartbeat;
+        return (heartbeat, whyNot is "" ? null : whyNot);
     }
 
     public static async Task<bool> SlotExistsAsync(NpgsqlConnection source, string slot, CancellationToken ct) =>
@@ -71,7 +74,16 @@ public static class PublicationManager
             }
             await using var publication = new NpgsqlCommand($"DROP PUBLICATION IF EXISTS {Identifier.Quote(TaskNaming.PublicationName(task))}", connection);
             await publication.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            await HeartbeatTable.DropAsync(connection, task, ct).ConfigureAwait(false);
+            if (heartbeatTable)
+            {
+                // Apart from the slot and publication: failing to drop the table must not report those as left.
+                try { await HeartbeatTable.DropAsync(connection, task, ct).ConfigureAwait(false); }
+                catch (PostgresException e)
+                {
+                    left.Add(Runtime.ServerObjectCleaner.ExpectedObjects(task, Diagnostics.ErrorClassifier.Describe(e), heartbeatTable: true)
+                        .Single(o => o.Kind == "Table" && o.Side == ServerSide.Source).ToString());
+                }
+            }
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {

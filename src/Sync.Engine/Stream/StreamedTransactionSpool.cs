@@ -49,6 +49,13 @@ public sealed class StreamedTransactionSpool : IDisposable
     /// <summary>Bytes held in spool files now (for the worker's diagnostics and error messages).</summary>
     public long SpooledBytes => _open.Values.Sum(s => s.File.Length);
 
+    /// <summary>The spooled size for an error message: the disk that just failed may fail this too.</summary>
+    private long SpooledBytesIfKnown()
+    {
+        try { return SpooledBytes; }
+        catch (Exception e) when (e is IOException or ObjectDisposedException) { return -1; }
+    }
+
     private readonly Dictionary<uint, Spooled> _open = [];
     private uint? _streaming;
 
@@ -66,15 +73,15 @@ public sealed class StreamedTransactionSpool : IDisposable
     public bool TryTake(ReadOnlySpan<byte> message, out IEnumerable<StreamEvent>? committed)
     {
         try { return Take(message, out committed); }
-        catch (IOException e) { throw SpoolFailed(e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw SpoolFailed(e); }
     }
 
     /// <summary>
     /// The spool's disk failed (full, gone, read-only): the worker's side, not the source's. Retried in the task's
     /// other-failures window, since freeing space lets the restarted stream send the transaction again from its start.
     /// </summary>
-    private SyncException SpoolFailed(IOException e) => new(ErrorIds.SpoolWriteFailed, SyncErrorCategory.WriteError,
-        $"Could not keep a large streamed transaction in '{directory}' ({SpooledBytes / (1024 * 1024)} MB spooled): {e.Message} " +
+    private SyncException SpoolFailed(Exception e) => new(ErrorIds.SpoolWriteFailed, SyncErrorCategory.WriteError,
+        $"Could not keep a large streamed transaction in '{directory}'{(SpooledBytesIfKnown() is >= 0 and var bytes ? $" ({bytes / (1024 * 1024)} MB spooled)" : "")}: {e.Message} " +
         "Free space on that disk, or move the task store (SYNC_HOME) to a larger one; the stream restarts from the checkpoint and nothing is lost.",
         retriable: true, inner: e);
 

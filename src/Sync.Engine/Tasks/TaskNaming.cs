@@ -37,11 +37,20 @@ public static class TaskNaming
     public static string TemporarySlotName(TaskDefinition task, int number) => $"{Prefix(task)}_t{number}";
 
     /// <summary>Destination table that records copied ranges in the same transaction as their rows.</summary>
-    public static string CopyProgressTable(TaskDefinition task) => Prefix(task) + "_copy";
+    public static string CopyProgressTable(TaskDefinition task) => Fit(Prefix(task) + "_copy");
 
     /// <summary>Destination table that holds the stream checkpoint when replication origins cannot be used.</summary>
-    public static string CheckpointTable(TaskDefinition task) => Prefix(task) + "_checkpoint";
+    public static string CheckpointTable(TaskDefinition task) => Fit(Prefix(task) + "_checkpoint");
 
     /// <summary>Source table whose row the worker updates every few seconds where pgoutput carries no logical messages (before PostgreSQL 14).</summary>
-    public static string HeartbeatTable(TaskDefinition task) => Prefix(task) + "_heartbeat";
+    public static string HeartbeatTable(TaskDefinition task) => Fit(Prefix(task) + "_heartbeat");
+
+    /// <summary>
+    /// A helper table's name as the server keeps it: PostgreSQL cuts identifiers to 63 bytes, so a long task name's
+    /// suffix is cut the same way here (the prefix, with the task id, always fits whole), and the names that create,
+    /// find and drop a table agree with what the server made.
+    /// </summary>
+    private static string Fit(string name) => name.Length > MaxIdentifierLength ? name[..MaxIdentifierLength] : name;
+
+    public const int MaxIdentifierLength = 63;
 }

@@ -303,7 +303,7 @@ public sealed partial class TaskService
             var task = Get(name);
             onPoll?.Invoke(task);
             var state = task.State;
-            var verdict = target.Judge(task);
+            var verdict = target.Judge(task, Clock.GetUtcNow());
             if (verdict == WaitTarget.Verdict.Reached) return task;
             if (verdict == WaitTarget.Verdict.Unreachable)
             {
@@ -359,6 +359,10 @@ public sealed partial class TaskService
             }
             await Task.Delay(100, cancellationToken).ConfigureAwait(false);
         }
+        if (!Store.IsWorkerLeaseHeld(task.Name))
+            Store.UpdateState(task.Name, s => s.Status == SyncTaskStatus.Starting && s.Worker is null
+                ? s with { Status = task.State.Status == SyncTaskStatus.Starting ? SyncTaskStatus.Created : task.State.Status }
+                : s);
         throw new SyncException(ErrorIds.WorkerStartFailed, SyncErrorCategory.OperationTimeout,
             $"The worker for task '{task.Name}' (process {pid}) did not take the task within {WorkerStartTimeout.TotalSeconds} s. See its log '{logPath}'.", task.Name);
     }

@@ -19,10 +19,13 @@ public sealed record WaitTarget
     /// but status Failed; a task no worker runs (stopped, paused, completed, or its worker died) reaches no status a
     /// worker sets while it runs (Running, Retrying, Stopping), and ends any wait it has not reached.
     /// </summary>
-    public Verdict Judge(TaskInfo task)
+    public Verdict Judge(TaskInfo task, DateTimeOffset now)
     {
         var state = task.State;
-        var ended = !task.IsRunning && state.Status is not SyncTaskStatus.Starting;
+        // Starting with no worker yet: a launch in progress, unless it is older than any launch takes (a launcher that
+        // died between setting Starting and the worker taking the task).
+        var launching = state.Status is SyncTaskStatus.Starting && now - state.UpdatedAt < StaleStart;
+        var ended = !task.IsRunning && !launching;
         if (Status == SyncTaskStatus.Failed)
             return state.Status == SyncTaskStatus.Failed ? Verdict.Reached : ended ? Verdict.Unreachable : Verdict.Pending;
         if (state.Status == SyncTaskStatus.Failed) return Verdict.Unreachable;
@@ -36,6 +39,9 @@ public sealed record WaitTarget
             };
         return reached ? Verdict.Reached : ended ? Verdict.Unreachable : Verdict.Pending;
     }
+
+    /// <summary>How long a Starting status without a worker counts as a launch in progress (twice the launch timeout).</summary>
+    public static readonly TimeSpan StaleStart = TimeSpan.FromMinutes(2);
 
     /// <summary>Statuses only a live worker holds: a dead worker's last word is not the task's status.</summary>
     private static bool NeedsWorker(SyncTaskStatus status) => status is SyncTaskStatus.Running or SyncTaskStatus.Retrying or SyncTaskStatus.Stopping;

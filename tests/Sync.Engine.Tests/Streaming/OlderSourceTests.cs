@@ -43,17 +43,24 @@ public sealed class OlderSourceTests : IDisposable
         try
         {
             var service = new TaskService(_temp.Store);
-            var task = service.Create("old-src", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            // The longest name a task may have: the helper table's name is cut to the server's 63 bytes, and still found.
+            const string name = "old-src-with-the-longest-name-a-task-may-have-0050";
+            Assert.Equal(50, name.Length);
+            var task = service.Create(name, TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
                 d => d with { Mode = SyncTaskMode.FullIncremental });
             var heartbeat = HeartbeatTable.Name(task.Definition);
+            Assert.Equal(TaskNaming.MaxIdentifierLength, heartbeat.Name.Length);
             var slot = TaskNaming.SlotName(task.Definition);
-            await using var harness = new StreamingHarness(service, db, "old-src");
+            await using var harness = new StreamingHarness(service, db, name);
             await harness.StartAsync();
 
             // The heartbeat table is on the source, in the task's publication, and nowhere on the destination.
             Assert.Equal(1L, await db.SourceScalarAsync<long>(
                 $"SELECT count(*) FROM pg_publication_tables WHERE pubname = '{TaskNaming.PublicationName(task.Definition)}' AND schemaname = '{heartbeat.Schema}' AND tablename = '{heartbeat.Name}'"));
             Assert.Equal(0L, await db.DestinationScalarAsync<long>($"SELECT count(*) FROM pg_class WHERE relname = '{heartbeat.Name}'"));
+            // The beat's time as pgoutput sends it (timestamptz text) is read back as the source's clock.
+            Assert.True(HeartbeatTable.TryParseBeat(await db.SourceScalarAsync<string>($"SELECT beat_at::text FROM {heartbeat.Sql}"), out var beatAt));
+            Assert.InRange(DateTimeOffset.UtcNow - beatAt, TimeSpan.FromSeconds(-5), TimeSpan.FromSeconds(30));
 
             await db.OnSourceAsync("""
                 UPDATE t SET v = v || '!' WHERE id <= 50;
@@ -69,20 +76,25 @@ public sealed class OlderSourceTests : IDisposable
             await harness.AssertEqualAsync();
             // Protocol 1: the large transaction arrived whole at its commit, never streamed in progress.
             Assert.Equal(0L, await db.SourceScalarAsync<long>($"SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = '{slot}'"));
-            Assert.False(Directory.Exists(Path.Combine(_temp.Store.TaskFolder("old-src"), "spool")), "no spool without protocol 2");
+            Assert.False(Directory.Exists(Path.Combine(_temp.Store.TaskFolder(name), "spool")), "no spool without protocol 2");
+            await TestTasks.WaitUntilAsync(() => service.Get(name).State.Stream?.AppliedTransactions > 0, TimeSpan.FromSeconds(10), "the applied count in the state");
+            var applied = service.Get(name).State.Stream!.AppliedTransactions;
 
             // Only another database is written: the heartbeat row still moves the slot past it, and latency is measured.
             await PostgresFixture.ExecuteAsync(db.SourceCluster, other, "CREATE TABLE noise (v text); INSERT INTO noise SELECT repeat('n', 1000) FROM generate_series(1, 20000)");
             var written = await db.SourceScalarAsync<string>("SELECT pg_current_wal_lsn()::text");
             await TestTasks.WaitUntilAsync(() => db.SourceScalarAsync<bool>($"SELECT confirmed_flush_lsn >= '{written}'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'").GetAwaiter().GetResult(),
                 TimeSpan.FromSeconds(30), "the idle task's slot to move past the other database's writes");
-            await TestTasks.WaitUntilAsync(() => service.Get("old-src").State.Stream?.LatencySeconds is >= 0 and < 30, TimeSpan.FromSeconds(30), "a latency from the heartbeat row");
+            await TestTasks.WaitUntilAsync(() => service.Get(name).State.Stream?.LatencySeconds is >= 0 and < 30, TimeSpan.FromSeconds(30), "a latency from the heartbeat row");
+            // Heartbeats moved the slot, but they are not transactions applied for the user.
+            Assert.Equal(applied, service.Get(name).State.Stream!.AppliedTransactions);
 
             // A stop drains to the mark written at the request: rows committed just before it all arrive.
             await db.OnSourceAsync("INSERT INTO t SELECT g, 'last' FROM generate_series(5001, 5200) g");
             Assert.Equal(0, await harness.StopAsync());
             Assert.Equal(200L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM t WHERE v = 'last'"));
-            Assert.Equal(SyncTaskStatus.Completed, service.Get("old-src").State.Status);
+            Assert.Equal(SyncTaskStatus.Completed, service.Get(name).State.Status);
+            Assert.False(service.Get(name).State.Stream?.HeartbeatTable);
             // The stream ended: slot, publication and heartbeat table are gone from the source.
             Assert.Equal(0L, await db.SourceScalarAsync<long>($"SELECT count(*) FROM pg_class WHERE relname = '{heartbeat.Name}'"));
             Assert.Equal(0L, await db.SourceScalarAsync<long>($"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"));
@@ -121,5 +133,28 @@ public sealed class OlderSourceTests : IDisposable
         Assert.Equal(0L, await db.SourceScalarAsync<long>($"SELECT count(*) FROM pg_class WHERE relname = '{heartbeat.Name}'"));
         Assert.Equal(0L, await db.SourceScalarAsync<long>($"SELECT count(*) FROM pg_namespace WHERE nspname = '{TaskNaming.HelperSchema}'"));
         Assert.Equal(0L, await db.SourceScalarAsync<long>($"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{TaskNaming.SlotName(task.Definition)}'"));
+    }
+
+    [Fact]
+    public async Task WithAForAllTablesPublicationOnTheSourceTheStreamRunsWithoutAHeartbeatAndSaysWhy()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE t (id int PRIMARY KEY); CREATE PUBLICATION theirs FOR ALL TABLES");
+        var service = new TaskService(_temp.Store);
+        var task = service.Create("old-all", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental });
+        await using var harness = new StreamingHarness(service, db, "old-all");
+        await harness.StartAsync();
+
+        // Their subscribers would get a table they lack: the task makes none, and says why.
+        await TestTasks.WaitUntilAsync(() => _temp.Store.ReadEvents("old-all").Any(e => e.Event.Kind == Sync.SyncEventKind.Warning && e.Event.Message.Contains("FOR ALL TABLES publications (theirs)")),
+            TimeSpan.FromSeconds(30), "the warning that names the publication");
+        Assert.Equal(0L, await db.SourceScalarAsync<long>($"SELECT count(*) FROM pg_class WHERE relname = '{HeartbeatTable.Name(task.Definition).Name}'"));
+        await db.OnSourceAsync("INSERT INTO t SELECT generate_series(1, 50)");
+
+        // Without a heartbeat the stop drains until the stream is quiet, and nothing committed before it is lost.
+        Assert.Equal(0, await harness.StopAsync());
+        Assert.Equal(50L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM t"));
+        Assert.Equal(SyncTaskStatus.Completed, service.Get("old-all").State.Status);
     }
 }

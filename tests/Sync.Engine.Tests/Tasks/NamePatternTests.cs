@@ -61,5 +61,16 @@ public sealed class NamePatternTests
         Assert.EndsWith("_0a1b2c3d", name);
         Assert.True(name.Length <= 63);
         Assert.Matches("^[a-z0-9_]+$", name);
+
+        // Helper tables: cut to 63 bytes as the server would, and still recognised as helper tables by the catalog reader.
+        var task = new TaskDefinition { Name = "orders-eu-" + new string('x', 40), Id = "0a1b2c3d", Source = null!, Destination = null! };
+        foreach (var helper in new[] { TaskNaming.CheckpointTable(task), TaskNaming.HeartbeatTable(task), TaskNaming.CopyProgressTable(task) })
+        {
+            Assert.True(helper.Length <= TaskNaming.MaxIdentifierLength, helper);
+            Assert.StartsWith(TaskNaming.Prefix(task) + "_", helper);
+            Assert.Matches(Sync.Engine.Catalog.CatalogReader.HelperTablePattern, helper);
+        }
+        Assert.DoesNotMatch(Sync.Engine.Catalog.CatalogReader.HelperTablePattern, "orders");
+        Assert.DoesNotMatch(Sync.Engine.Catalog.CatalogReader.HelperTablePattern, "sync_notes");
     }
 }

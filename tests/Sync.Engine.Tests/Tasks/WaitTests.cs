@@ -54,6 +54,17 @@ public sealed class WaitTests(PostgresFixture postgres) : IDisposable
         var dead = await Assert.ThrowsAsync<SyncException>(() => service.WaitAsync("wait-dead", new WaitTarget { Status = SyncTaskStatus.Running }, TimeSpan.FromSeconds(30), null, CancellationToken.None));
         Assert.Contains("(its worker died) and will not reach status Running", dead.Message);
         await Assert.ThrowsAsync<SyncException>(() => service.WaitAsync("wait-dead", WaitTarget.For(WaitCondition.CaughtUp, TimeSpan.FromSeconds(5)), TimeSpan.FromSeconds(30), null, CancellationToken.None));
+        // Starting without a worker: a launch in progress, until it is older than any launch takes.
+        _temp.Store.UpdateState("wait-dead", s => s with { Status = SyncTaskStatus.Starting, Worker = null });
+        var starting = service.Get("wait-dead");
+        var running = new WaitTarget { Status = SyncTaskStatus.Running };
+        Assert.Equal(WaitTarget.Verdict.Pending, running.Judge(starting, starting.State.UpdatedAt + TimeSpan.FromSeconds(10)));
+        Assert.Equal(WaitTarget.Verdict.Unreachable, running.Judge(starting, starting.State.UpdatedAt + WaitTarget.StaleStart + TimeSpan.FromSeconds(1)));
+        _temp.Store.UpdateState("wait-dead", s => s with
+        {
+            Status = SyncTaskStatus.Running,
+            Worker = new WorkerInfo { ProcessId = 999999, HostName = Environment.MachineName, StartedAt = DateTimeOffset.UtcNow, Heartbeat = DateTimeOffset.UtcNow },
+        });
         // The stage it got to still counts: stages are not undone by a dead worker.
         await service.WaitAsync("wait-dead", new WaitTarget { Stage = SyncTaskStage.RealtimeSync }, TimeSpan.FromSeconds(30), null, CancellationToken.None);
 
