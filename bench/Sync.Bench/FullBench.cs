@@ -41,6 +41,13 @@ internal static class FullBench
             var sync = await RunSyncAsync(source, target, "sync_target", jobs);
             Check("Sync", expected, await CountsAsync(target, "sync_target"));
             Add("Sync (Full task)", sync.Elapsed, sync.Peak);
+            if (AbEnvironment() is { } ab)
+            {
+                await ExecuteAsync(target, "postgres", "DROP DATABASE sync_target WITH (FORCE)");
+                var variant = await RunSyncAsync(source, target, "sync_target", jobs, ab);
+                Check("Sync (A/B)", expected, await CountsAsync(target, "sync_target"));
+                Add($"Sync (Full task, {string.Join(" ", ab.Select(kv => kv.Key + "=" + kv.Value))})", variant.Elapsed, variant.Peak);
+            }
 
             await ExecuteAsync(target, "postgres", "CREATE DATABASE pgcopydb_target");
             var work = Directory.CreateTempSubdirectory("pgcopydb-").FullName;
@@ -102,7 +109,17 @@ internal static class FullBench
     }
 
     /// <summary>A Full task run by Sync.Worker as its own process, measured like the other tools.</summary>
-    public static async Task<(TimeSpan Elapsed, long Peak)> RunSyncAsync(PostgresCluster source, PostgresCluster target, string database, int jobs)
+    /// <summary>
+    /// SYNC_BENCH_AB="NAME=value ...": a second Sync contender in each round, its worker started with these variables
+    /// over the worker's usual runtime settings (to measure a runtime setting against the same servers in the same run).
+    /// </summary>
+    private static Dictionary<string, string>? AbEnvironment() =>
+        Environment.GetEnvironmentVariable("SYNC_BENCH_AB") is { Length: > 0 } text
+            ? text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1])
+            : null;
+
+    public static async Task<(TimeSpan Elapsed, long Peak)> RunSyncAsync(PostgresCluster source, PostgresCluster target, string database, int jobs,
+        IReadOnlyDictionary<string, string>? overrides = null)
     {
         await ExecuteAsync(target, "postgres", $"CREATE DATABASE {database}");
         var home = Directory.CreateTempSubdirectory("bench-store-").FullName;
@@ -113,7 +130,12 @@ internal static class FullBench
             {
                 Mode = SyncTaskMode.Full, Options = d.Options with { CopyWorkers = jobs, ExistingTables = ExistingTablePolicy.Error },
             });
-            var run = ProcessTreeMemory.Run("dotnet", [WorkerDll, "--task", "bench-full", "--store", home]);
+            // The runtime settings a launched worker gets (WorkerLauncher), then the A/B overrides.
+            var environment = Sync.Engine.Runtime.WorkerLauncher.RuntimeTuning
+                .Where(kv => string.IsNullOrEmpty(Environment.GetEnvironmentVariable(kv.Key))) // as the launcher: the caller's setting wins
+                .ToDictionary(kv => kv.Key, kv => kv.Value);
+            foreach (var (k, v) in overrides ?? new Dictionary<string, string>()) environment[k] = v;
+            var run = ProcessTreeMemory.Run("dotnet", [WorkerDll, "--task", "bench-full", "--store", home], environment);
             var state = service.Get("bench-full").State;
             if (state.Status != SyncTaskStatus.Completed) throw new InvalidOperationException($"Sync: {state.Status} {state.LastError?.Message}");
             if (Environment.GetEnvironmentVariable("SYNC_BENCH_VERBOSE") is not null)

@@ -27,6 +27,10 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(WorkerLiveness.Alive, started.Worker);
         Assert.Equal(SyncTaskStatus.Running, started.State.Status);
         var pid = started.State.Worker!.ProcessId;
+        // The launcher's runtime settings reach the worker process.
+        if (OperatingSystem.IsLinux())
+            foreach (var (key, value) in WorkerLauncher.RuntimeTuning.Where(kv => Environment.GetEnvironmentVariable(kv.Key) is null))
+                Assert.Contains($"{key}={value}", WorkerEnvironment(pid));
         var firstBeat = started.State.Worker.Heartbeat;
         await TestTasks.WaitUntilAsync(() => service.Get("life-1").State.Worker?.Heartbeat > firstBeat, TimeSpan.FromSeconds(20), "a newer heartbeat");
 
@@ -182,6 +186,34 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
     }
 
     /// <summary>A task that keeps its worker busy for minutes: a throttled copy of 200,000 rows.</summary>
+    [Fact]
+    public async Task ALaunchedWorkerStreamsAndStopsByDraining()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE t (id int PRIMARY KEY)");
+        await db.OnDestinationAsync("CREATE TABLE t (id int PRIMARY KEY)");
+        var service = Service;
+        service.Create("life-stream", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.Incremental });
+        var started = await service.LaunchWorkerAsync("life-stream", TestTasks.WorkerSpec, CancellationToken.None);
+        try
+        {
+            // An Incremental task streams from the moment its slot exists.
+            await TestTasks.WaitUntilAsync(() => service.Get("life-stream").State.Stream?.SlotName is not null, TimeSpan.FromSeconds(30), "the slot");
+            await db.OnSourceAsync("INSERT INTO t SELECT generate_series(1, 10)");
+            await TestTasks.WaitUntilAsync(() => db.DestinationScalarAsync<long>("SELECT count(*) FROM t").GetAwaiter().GetResult() == 10,
+                TimeSpan.FromSeconds(30), "rows streamed by the worker process");
+        }
+        finally
+        {
+            await service.RequestStopAsync("life-stream", ControlAction.Stop, wait: true, CancellationToken.None);
+        }
+        Assert.Equal(SyncTaskStatus.Completed, service.Get("life-stream").State.Status);
+    }
+
+    /// <summary>The environment a process was started with (Linux).</summary>
+    private static string[] WorkerEnvironment(int pid) => File.ReadAllText($"/proc/{pid}/environ").Split('\0');
+
     private static void CreateLongRunning(TaskService service, string name, DatabasePair db)
     {
         db.OnSourceAsync("CREATE TABLE IF NOT EXISTS slow (id int PRIMARY KEY, v text); INSERT INTO slow SELECT g, 'v' FROM generate_series(1, 200000) g ON CONFLICT DO NOTHING")
