@@ -123,23 +123,16 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             $"Streaming from slot {slot}{(resumeAt is { } r ? $", resuming after {r}" : "")}; checkpoint kept in {(checkpoint.UsesOrigin ? $"replication origin {TaskNaming.OriginName(task)}" : "the task's checkpoint table")}.");
 
         using var readerStop = CancellationTokenSource.CreateLinkedTokenSource(halt);
-        // The replication read has a token of its own, cancelled only after its walsender is gone (EndStreamAsync).
-        using var streamStop = new CancellationTokenSource();
-        Task producer = Task.CompletedTask;
-        var streamEnded = new Lazy<Task>(() => EndStreamAsync(replication, source, slot, streamStop, () => producer));
-        await using var onHalt = halt.Register(() => _ = streamEnded.Value);
         // At most 128 batches of 64 events (or 128 whole small transactions) in flight: the worker's memory stays bounded.
         var queue = new StreamEventQueue(capacity: 128);
-        producer = Task.Run(async () =>
+        var producer = Task.Run(async () =>
         {
             try
             {
-                await foreach (var e in reader.ReadAsync(resumeAt, streamStop.Token).ConfigureAwait(false))
+                await foreach (var e in reader.ReadAsync(resumeAt, readerStop.Token).ConfigureAwait(false))
                     await queue.AddAsync(e, readerStop.Token).ConfigureAwait(false);
                 queue.Complete();
             }
-            // A read that failed because the stream is being closed to stop is a cancellation, not a source outage.
-            catch (Exception e) when (_closingStream) { queue.Complete(new OperationCanceledException("The stream was closed to stop.", e, halt)); }
             catch (Exception e) { queue.Complete(MapStreamError(e, task, slot)); }
         });
         _beat = (int)(messages ? Heartbeat.Message : heartbeat.Row ? Heartbeat.Row : Heartbeat.None);
@@ -161,7 +154,6 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         }
         finally
         {
-            await streamEnded.Value.ConfigureAwait(false);
             readerStop.Cancel();
             try { await producer.ConfigureAwait(false); } catch (OperationCanceledException) { }
             try { await monitor.ConfigureAwait(false); } catch (OperationCanceledException) { }
@@ -172,35 +164,6 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         // The slot can be dropped only once no walsender uses it: close the stream first.
         await replication.DisposeAsync().ConfigureAwait(false);
         return await EndAsync(task, source, result.Outcome.Message ?? "").ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Ends the replication read: reports the applied position once more, closes the task's walsender from a normal
-    /// session, and lets the read fail on the closed socket; only a read still running after that is cancelled.
-    /// Cancelling makes the driver send a cancel request over a connection of its own, which, with socket completions
-    /// inline (WorkerLauncher.RuntimeTuning), can wait out the connection timeout (docs/benchmarks.md).
-    /// </summary>
-    private async Task EndStreamAsync(LogicalReplicationConnection replication, NpgsqlDataSource source, string slot, CancellationTokenSource streamStop,
-        Func<Task> producer)
-    {
-        _closingStream = true;
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try { await replication.SendStatusUpdate(limit.Token).ConfigureAwait(false); }
-        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or OperationCanceledException or IOException or ObjectDisposedException) { }
-        try
-        {
-            await using var connection = await source.OpenConnectionAsync(limit.Token).ConfigureAwait(false);
-            await connection.ExecuteAsync(
-                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL AND active_pid <> pg_backend_pid()",
-                limit.Token, slot).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
-        {
-            LogMonitor(context.TaskName, "could not close the stream's walsender (" + e.Message + "); cancelling the read instead");
-        }
-        var reading = producer();
-        if (await Task.WhenAny(reading, Task.Delay(TimeSpan.FromSeconds(3), CancellationToken.None)).ConfigureAwait(false) != reading)
-            await Task.Run(streamStop.Cancel).ConfigureAwait(false);
     }
 
     private async Task<(RunOutcome Outcome, bool EndStream)> ApplyLoopAsync(TaskDefinition task, TaskScope scope, Dictionary<string, SyncLsn> tableLsns, ChangeApplier applier,
@@ -555,9 +518,6 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     private string SpoolDirectory(TaskDefinition task) => context.Store is Store.FileTaskStore files
         ? Path.Combine(files.TaskFolder(task.Name), "spool")
         : Directory.CreateTempSubdirectory($"sync-spool-{task.Id}-").FullName;
-
-    /// <summary>Set once the stream is being closed (EndStreamAsync): its read failing then is the stop, not an error.</summary>
-    private volatile bool _closingStream;
 
     /// <summary>How the stream's heartbeat travels: a logical decoding message (14+), the heartbeat table's row, or not at all.</summary>
     private enum Heartbeat { None, Message, Row }

@@ -54,11 +54,6 @@ public static class WorkerLauncher
     public static readonly IReadOnlyDictionary<string, string> RuntimeTuning = new Dictionary<string, string>
     {
         ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0",
-        // Socket completions run on the socket engine's own threads instead of being handed to the thread pool: one
-        // context switch less for each of the walsender's messages and each apply round trip, about a quarter of a
-        // live stream's CPU; the full copy measured the same with it (docs/benchmarks.md). The stream is ended without
-        // the driver's cancel request, which can stall with it (RealtimeSync.EndStreamAsync).
-        ["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1",
     };
 
     public static string LogPath(string storeRoot, string taskName) => Path.Combine(storeRoot, "logs", taskName + ".log");
