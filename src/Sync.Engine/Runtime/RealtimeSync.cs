@@ -552,12 +552,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         }
         if (Beat == Heartbeat.Message)
         {
-            try
-            {
-                await using var emit = new NpgsqlCommand("SELECT pg_logical_emit_message(false, $1, now()::text)::text", connection);
-                emit.Parameters.AddWithValue(prefix);
-                return SyncLsn.Parse((string)(await emit.ExecuteScalarAsync(ct).ConfigureAwait(false))!);
-            }
+            try { return await EmitHeartbeatAsync(connection, prefix, ct).ConfigureAwait(false); }
             catch (PostgresException e) when (e.SqlState == "42501")
             {
                 LoseHeartbeat($"The source user may not write logical decoding messages ({e.MessageText})");
@@ -565,6 +560,10 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         }
         return SyncLsn.Parse(await connection.ScalarAsync<string>("SELECT pg_current_wal_lsn()::text", ct).ConfigureAwait(false));
     }
+
+    /// <summary>Writes the heartbeat message (PostgreSQL 14+) with the source's time; returns its position.</summary>
+    private static async Task<SyncLsn> EmitHeartbeatAsync(NpgsqlConnection connection, string prefix, CancellationToken ct) =>
+        SyncLsn.Parse(await connection.ScalarAsync<string>("SELECT pg_logical_emit_message(false, $1, now()::text)::text", ct, prefix).ConfigureAwait(false));
 
     /// <summary>Every few seconds: a heartbeat through the stream, the source's position and retained WAL, and sequence values every minute.</summary>
     private async Task MonitorAsync(NpgsqlDataSource source, TaskScope scope, string prefix, string slot, ChangeApplier applier, CancellationToken ct)
@@ -579,12 +578,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                 await using var connection = await source.OpenConnectionAsync(ct).ConfigureAwait(false);
                 if (Beat == Heartbeat.Message)
                 {
-                    try
-                    {
-                        await using var emit = new NpgsqlCommand("SELECT pg_logical_emit_message(false, $1, now()::text)", connection);
-                        emit.Parameters.AddWithValue(prefix);
-                        await emit.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                    }
+                    try { await EmitHeartbeatAsync(connection, prefix, ct).ConfigureAwait(false); }
                     catch (PostgresException e) when (e.SqlState == "42501")
                     {
                         LoseHeartbeat($"The source user may not write logical decoding messages ({e.MessageText})");

@@ -120,10 +120,7 @@ public sealed class ServerObjectCleaner(ConnectionFactory connections)
         foreach (var table in tables)
         {
             var name = new QualifiedName(TaskNaming.HelperSchema, table);
-            var exists = await connection.ScalarAsync<long>(
-                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2", ct,
-                TaskNaming.HelperSchema, table).ConfigureAwait(false) > 0;
-            if (exists)
+            if (await HelperSchema.HasTableAsync(connection, table, ct).ConfigureAwait(false))
             {
                 await TryAsync(removed, left, side, "Table", name.ToString(), server,
                     $"DROP TABLE IF EXISTS {name.Sql};", () => connection.ExecuteAsync($"DROP TABLE IF EXISTS {name.Sql}", ct)).ConfigureAwait(false);

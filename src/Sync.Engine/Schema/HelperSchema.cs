@@ -29,6 +29,12 @@ public static class HelperSchema
         catch (PostgresException e) when (e.SqlState is "23505" or "42P06") { } // another task made it at the same moment
     }
 
+    /// <summary>True when the helper schema holds a relation of this name.</summary>
+    public static async Task<bool> HasTableAsync(NpgsqlConnection connection, string table, CancellationToken ct) =>
+        await connection.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2", ct,
+            TaskNaming.HelperSchema, table).ConfigureAwait(false) > 0;
+
     public static string DropSql => $"DROP SCHEMA IF EXISTS {Identifier.Quote(TaskNaming.HelperSchema)}";
 
     /// <summary>Drops the schema when it is empty; another task that just put a table in it keeps it.</summary>

@@ -56,10 +56,8 @@ public static class HeartbeatTable
         DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out at);
 
     /// <summary>True when the table exists on the source.</summary>
-    public static async Task<bool> ExistsAsync(NpgsqlConnection source, TaskDefinition task, CancellationToken ct) =>
-        await source.ScalarAsync<long>(
-            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2", ct,
-            TaskNaming.HelperSchema, TaskNaming.HeartbeatTable(task)).ConfigureAwait(false) > 0;
+    public static Task<bool> ExistsAsync(NpgsqlConnection source, TaskDefinition task, CancellationToken ct) =>
+        HelperSchema.HasTableAsync(source, TaskNaming.HeartbeatTable(task), ct);
 
     /// <summary>
     /// Writes a beat and returns a position inside its transaction, before its commit: every transaction that committed

@@ -50,7 +50,8 @@ public sealed class PostgresFixture : IDisposable
         await using var connection = new NpgsqlConnection(cluster.ConnectionString(database));
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
-        return (T)(await command.ExecuteScalarAsync())!;
+        var value = await command.ExecuteScalarAsync();
+        return (T)Convert.ChangeType(value!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>ALTER SYSTEM SET and a reload, returning once a new session sees the value.</summary>
@@ -109,14 +110,7 @@ public sealed class DatabasePair(PostgresFixture fixture, string name) : IAsyncD
     }
     public Task<T> DestinationScalarAsync<T>(string sql) => ScalarAsync<T>(fixture.Destination, sql);
 
-    private async Task<T> ScalarAsync<T>(PostgresCluster cluster, string sql)
-    {
-        await using var connection = new NpgsqlConnection(cluster.ConnectionString(Name));
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        var value = await command.ExecuteScalarAsync();
-        return (T)Convert.ChangeType(value!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
-    }
+    private Task<T> ScalarAsync<T>(PostgresCluster cluster, string sql) => PostgresFixture.ScalarAsync<T>(cluster, Name, sql);
 
     public async ValueTask DisposeAsync()
     {
