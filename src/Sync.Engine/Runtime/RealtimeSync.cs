@@ -154,7 +154,9 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         }
         finally
         {
-            readerStop.Cancel();
+            // The driver cancels the replication read with a synchronous cancel request (a connection of its own and a
+            // round trip): on a thread-pool thread, not this one.
+            await readerStop.CancelAsync().ConfigureAwait(false);
             try { await producer.ConfigureAwait(false); } catch (OperationCanceledException) { }
             try { await monitor.ConfigureAwait(false); } catch (OperationCanceledException) { }
             try { await scopeChanges.ConfigureAwait(false); } catch (OperationCanceledException) { }

@@ -88,8 +88,18 @@ public sealed class TaskRunContext : IDisposable
             current = Volatile.Read(ref _stopMode);
             if (Rank((StopMode)current) >= Rank(mode)) break;
         } while (Interlocked.CompareExchange(ref _stopMode, (int)mode, current) != current);
-        _stop.Cancel();
-        if (mode == StopMode.Force) _halt.Cancel();
+        // The tokens turn cancelled here; what they cancel runs on a thread-pool thread. The driver cancels running server
+        // work with a synchronous cancel request (a connection of its own and a round trip, up to the connect timeout to an
+        // unreachable server), which must not hold up the caller: the worker's control loop, which also writes its heartbeat.
+        Observe(_stop.CancelAsync());
+        if (mode == StopMode.Force) Observe(_halt.CancelAsync());
+    }
+
+    private static void Observe(Task cancellation)
+    {
+        if (!cancellation.IsCompleted)
+            cancellation.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        else _ = cancellation.Exception;
     }
 
     public void ReloadDefinition()

@@ -31,14 +31,8 @@ public static class WorkerLauncher
             foreach (var a in spec.Arguments) start.ArgumentList.Add(a);
             start.Environment["SYNC_WORKER_LOG"] = logPath;
         }
-        // The runtime settings Sync.Worker's runtimeconfig carries, for a worker hosted by pwsh too (its runtimeconfig is
-        // PowerShell's); an admin's own setting wins.
-        foreach (var (key, value) in RuntimeTuning)
-            if (string.IsNullOrEmpty(System.Environment.GetEnvironmentVariable(key))) start.Environment[key] = value;
-        foreach (var (key, value) in spec.Environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
-        start.Environment[WorkerLaunchSpec.TaskVariable] = taskName;
-        start.Environment[WorkerLaunchSpec.StoreVariable] = storeRoot;
-        start.Environment["SYNC_WORKER_LOG"] = logPath;
+        foreach (var (key, value) in WorkerEnvironment(spec, taskName, storeRoot, logPath, System.Environment.GetEnvironmentVariable))
+            start.Environment[key] = value;
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start '{spec.FileName}'.");
         if (OperatingSystem.IsWindows()) return process.Id;
         var pidText = process.StandardOutput.ReadLine();
@@ -55,6 +49,23 @@ public static class WorkerLauncher
     {
         ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0",
     };
+
+    /// <summary>
+    /// What the launcher sets in the worker's environment over the caller's (which the worker inherits): the runtime
+    /// settings Sync.Worker's runtimeconfig carries, for a worker hosted by pwsh too (its runtimeconfig is PowerShell's),
+    /// unless the caller has its own setting, which wins; then the spec's variables and the task's.
+    /// </summary>
+    internal static Dictionary<string, string> WorkerEnvironment(WorkerLaunchSpec spec, string taskName, string storeRoot, string logPath, Func<string, string?> callerVariable)
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in RuntimeTuning)
+            if (string.IsNullOrEmpty(callerVariable(key))) environment[key] = value;
+        foreach (var (key, value) in spec.Environment ?? new Dictionary<string, string>()) environment[key] = value;
+        environment[WorkerLaunchSpec.TaskVariable] = taskName;
+        environment[WorkerLaunchSpec.StoreVariable] = storeRoot;
+        environment["SYNC_WORKER_LOG"] = logPath;
+        return environment;
+    }
 
     public static string LogPath(string storeRoot, string taskName) => Path.Combine(storeRoot, "logs", taskName + ".log");
 

@@ -52,7 +52,8 @@ public sealed class SnapshotCopier(NpgsqlDataSource source, NpgsqlDataSource des
             }
             catch
             {
-                failure.Cancel();
+                // The driver's cancel requests for the other sessions' COPY are synchronous round trips: off this thread.
+                await failure.CancelAsync().ConfigureAwait(false);
                 _allImported.TrySetResult();
                 throw;
             }

@@ -25,10 +25,10 @@ public sealed class StreamingHarness(TaskService service, DatabasePair db, strin
     {
         var target = SyncLsn.Parse(await db.SourceScalarAsync<string>("SELECT pg_current_wal_lsn()::text"));
         var slot = TaskNaming.SlotName(service.Get(taskName).Definition);
-        await TestTasks.WaitUntilAsync(() =>
+        await TestTasks.WaitUntilAsync(async () =>
         {
             if (_worker?.IsCompleted == true) throw new InvalidOperationException($"The worker ended: {service.Get(taskName).State.LastError?.Message}");
-            var confirmed = db.SourceScalarAsync<string>($"SELECT coalesce(confirmed_flush_lsn, '0/0')::text FROM pg_replication_slots WHERE slot_name = '{slot}'").GetAwaiter().GetResult();
+            var confirmed = await db.SourceScalarAsync<string>($"SELECT coalesce(confirmed_flush_lsn, '0/0')::text FROM pg_replication_slots WHERE slot_name = '{slot}'");
             return SyncLsn.Parse(confirmed) >= target;
         }, timeout ?? TimeSpan.FromSeconds(60), $"the stream to apply everything up to {target}");
     }

@@ -28,7 +28,18 @@ public static class TestTasks
     /// <summary>Polls until the condition holds or the deadline passes (tests never sleep a fixed time).</summary>
     public static Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what) => WaitUntilAsync(condition, timeout, () => what);
 
-    /// <summary>As above; <paramref name="what"/> is asked for only on timeout, so it can describe the state then.</summary>
+    /// <summary>Polls an asynchronous condition (one that queries a server) until it holds or the deadline passes.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after {timeout.TotalSeconds} s waiting for {what}.");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>As the first; <paramref name="what"/> is asked for only on timeout, so it can describe the state then.</summary>
     public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, Func<string> what)
     {
         var deadline = DateTime.UtcNow + timeout;

@@ -27,10 +27,12 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(WorkerLiveness.Alive, started.Worker);
         Assert.Equal(SyncTaskStatus.Running, started.State.Status);
         var pid = started.State.Worker!.ProcessId;
-        // The launcher's runtime settings reach the worker process.
-        if (OperatingSystem.IsLinux())
-            foreach (var (key, value) in WorkerLauncher.RuntimeTuning.Where(kv => Environment.GetEnvironmentVariable(kv.Key) is null))
-                Assert.Contains($"{key}={value}", WorkerEnvironment(pid));
+        // This suite runs the engine under the runtime settings workers get (engine.runsettings), and the worker has them.
+        foreach (var (key, value) in WorkerLauncher.RuntimeTuning)
+        {
+            Assert.Equal(value, Environment.GetEnvironmentVariable(key));
+            if (OperatingSystem.IsLinux()) Assert.Contains($"{key}={value}", WorkerEnvironment(pid));
+        }
         var firstBeat = started.State.Worker.Heartbeat;
         await TestTasks.WaitUntilAsync(() => service.Get("life-1").State.Worker?.Heartbeat > firstBeat, TimeSpan.FromSeconds(20), "a newer heartbeat");
 
@@ -42,6 +44,22 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
         var events = _temp.Store.ReadEvents("life-1").Select(e => e.Event.Message).ToList();
         Assert.Contains(events, m => m.Contains($"Worker {pid}"));
         Assert.Contains(events, m => m.Contains("Stop requested by"));
+    }
+
+    [Fact]
+    public void TheLauncherGivesWorkersItsRuntimeSettingsUnlessTheCallerHasItsOwn()
+    {
+        var spec = TestTasks.WorkerSpec with { Environment = new Dictionary<string, string> { ["SYNC_EXTRA"] = "x" } };
+        var bare = WorkerLauncher.WorkerEnvironment(spec, "t", "/store", "/store/logs/t.log", _ => null);
+        foreach (var (key, value) in WorkerLauncher.RuntimeTuning) Assert.Equal(value, bare[key]);
+        Assert.Equal("x", bare["SYNC_EXTRA"]);
+        Assert.Equal("t", bare[WorkerLaunchSpec.TaskVariable]);
+        Assert.Equal("/store", bare[WorkerLaunchSpec.StoreVariable]);
+        Assert.Equal("/store/logs/t.log", bare["SYNC_WORKER_LOG"]);
+
+        // An admin's own value is inherited as it is, not overwritten.
+        var own = WorkerLauncher.WorkerEnvironment(spec, "t", "/store", "/store/logs/t.log", key => WorkerLauncher.RuntimeTuning.ContainsKey(key) ? "7" : null);
+        foreach (var key in WorkerLauncher.RuntimeTuning.Keys) Assert.False(own.ContainsKey(key), key);
     }
 
     [Fact]
