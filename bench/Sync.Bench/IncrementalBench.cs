@@ -37,14 +37,14 @@ internal static partial class IncrementalBench
         public double LiveCpuSeconds { get; init; }
     }
 
-    public static async Task<int> RunAsync(int scale, int seconds, int clients, Dictionary<string, string> settings)
+    public static async Task<int> RunAsync(int scale, int seconds, int clients, int rate, Dictionary<string, string> settings)
     {
         using var source = PostgresCluster.Start("inc-src", settings);
         using var target = PostgresCluster.Start("inc-dst", settings);
-        Console.WriteLine($"Load: pgbench TPC-B-like, scale {scale}, {clients} clients, {seconds} s, while the destination follows; probe every 100 ms.");
-        var results = new List<Result> { await SyncAsync(source, target, scale, seconds, clients) };
+        Console.WriteLine($"Load: pgbench TPC-B-like, scale {scale}, {clients} clients, {seconds} s, {(rate > 0 ? $"held at {rate} tps (pgbench -R)" : "as fast as it goes")}, while the destination follows; probe every 100 ms.");
+        var results = new List<Result> { await SyncAsync(source, target, scale, seconds, clients, rate) };
         Console.WriteLine($"Sync: {results[0]}");
-        results.Add(await NativeAsync(source, target, scale, seconds, clients));
+        results.Add(await NativeAsync(source, target, scale, seconds, clients, rate));
         Console.WriteLine($"Native: {results[1]}");
         Console.WriteLine();
         Console.WriteLine("| System | Source tps | Applied tps | Applied rows/s | Latency p50 (s) | Latency p99 (s) | Catch-up after load (s) | Follower CPU ms per 1000 transactions | Peak memory (MB) |");
@@ -65,7 +65,7 @@ internal static partial class IncrementalBench
         return 0;
     }
 
-    private static async Task<Result> SyncAsync(PostgresCluster source, PostgresCluster target, int scale, int seconds, int clients)
+    private static async Task<Result> SyncAsync(PostgresCluster source, PostgresCluster target, int scale, int seconds, int clients, int rate)
     {
         const string db = "inc_sync";
         await PrepareAsync(source, db, scale);
@@ -86,7 +86,7 @@ internal static partial class IncrementalBench
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Sync CPU so far ({phase}): worker process {workerCpu:0.0} s, its apply backend on the destination {backendCpu:0.0} s."));
             return workerCpu + backendCpu;
         }
-        var result = await LoadAndMeasureAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients, () => FollowerCpu("live"));
+        var result = await LoadAndMeasureAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients, rate, () => FollowerCpu("live"));
         var (backlog, drain, cpu) = await BacklogAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients,
             () => service.RequestStopAsync("bench-inc", ControlAction.Pause, wait: true, CancellationToken.None),
             () => service.ResumeAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), CancellationToken.None),
@@ -98,7 +98,7 @@ internal static partial class IncrementalBench
         return result with { PeakBytes = memory.PeakBytes };
     }
 
-    private static async Task<Result> NativeAsync(PostgresCluster source, PostgresCluster target, int scale, int seconds, int clients)
+    private static async Task<Result> NativeAsync(PostgresCluster source, PostgresCluster target, int scale, int seconds, int clients, int rate)
     {
         const string db = "inc_native";
         await PrepareAsync(source, db, scale);
@@ -118,7 +118,7 @@ internal static partial class IncrementalBench
             await Task.Delay(200);
         }
         async Task<double> ApplyWorkerCpu() => CpuSeconds(await ScalarAsync<int>(target, db, "SELECT coalesce(max(pid), 0) FROM pg_stat_subscription WHERE subname = 'bench_sub'"));
-        var result = await LoadAndMeasureAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients, ApplyWorkerCpu);
+        var result = await LoadAndMeasureAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients, rate, ApplyWorkerCpu);
         var (backlog, drain, cpu) = await BacklogAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients,
             () => ExecuteAsync(target, db, "ALTER SUBSCRIPTION bench_sub DISABLE"),
             () => ExecuteAsync(target, db, "ALTER SUBSCRIPTION bench_sub ENABLE"),
@@ -177,8 +177,9 @@ internal static partial class IncrementalBench
         await ExecuteAsync(source, db, Probe);
     }
 
+    /// <param name="rate">Transactions per second pgbench holds the load at (-R); 0 for as fast as the machine goes.</param>
     private static async Task<Result> LoadAndMeasureAsync(string name, PostgresCluster source, PostgresCluster target, string db, string slot, int seconds, int clients,
-        Func<Task<double>> followerCpu)
+        int rate, Func<Task<double>> followerCpu)
     {
         var cpuBefore = await followerCpu();
         using var stopProbe = new CancellationTokenSource();
@@ -193,7 +194,9 @@ internal static partial class IncrementalBench
             }
         });
         var load = Stopwatch.StartNew();
-        var output = ProcessTreeMemory.Run("pgbench", ["-c", clients.ToString(CultureInfo.InvariantCulture), "-j", "2", "-T", seconds.ToString(CultureInfo.InvariantCulture), "-n", db], PgEnvironment(source)).Output;
+        string[] arguments = ["-c", clients.ToString(CultureInfo.InvariantCulture), "-j", "2", "-T", seconds.ToString(CultureInfo.InvariantCulture), "-n",
+            .. rate > 0 ? new[] { "-R", rate.ToString(CultureInfo.InvariantCulture) } : [], db];
+        var output = ProcessTreeMemory.Run("pgbench", arguments, PgEnvironment(source)).Output;
         var loadSeconds = load.Elapsed.TotalSeconds;
         stopProbe.Cancel();
         await probe;
