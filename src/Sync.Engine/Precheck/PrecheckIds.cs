@@ -27,4 +27,5 @@ public static class PrecheckIds
     public const string UnsupportedObjects = nameof(UnsupportedObjects);
     public const string Extensions = nameof(Extensions);
     public const string Collations = nameof(Collations);
+    public const string DestinationPublications = nameof(DestinationPublications);
 }

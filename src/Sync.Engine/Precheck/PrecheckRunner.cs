@@ -57,6 +57,8 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
             {
                 await CheckDestinationAsync(task, destination, scope, ownTables, checks, ct).ConfigureAwait(false);
             }
+            if (destination is not null)
+                checks.Add(await CheckDestinationPublicationsAsync(task, destination, ct).ConfigureAwait(false));
         }
         finally
         {
@@ -125,6 +127,33 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
         await source.ScalarAsync<bool>(
             $"SELECT coalesce((SELECT {function}(c.oid, 'SELECT') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2), false)",
             ct, name.Schema, name.Name).ConfigureAwait(false);
+
+    /// <summary>
+    /// The task keeps helper tables on the destination (copy progress; the stream's checkpoint where no replication origin
+    /// may be used) in the schema <see cref="TaskNaming.HelperSchema"/>. A destination that publishes all its tables (or
+    /// that schema) hands them to its own subscribers, and a subscriber's apply stops on a table it does not have.
+    /// </summary>
+    private static async Task<PrecheckResult> CheckDestinationPublicationsAsync(TaskDefinition task, NpgsqlConnection destination, CancellationToken ct)
+    {
+        const string name = "Destination publications";
+        var schemaPublications = destination.PostgreSqlVersion.Major >= 15
+            ? " OR EXISTS (SELECT FROM pg_publication_namespace pn WHERE pn.pnpubid = p.oid AND pn.pnnspid = (SELECT oid FROM pg_namespace WHERE nspname = $1))"
+            : "";
+        var publications = await destination.ScalarAsync<string>(
+            $"SELECT coalesce(string_agg(quote_ident(pubname), ', ' ORDER BY pubname), '') FROM pg_publication p WHERE p.puballtables{schemaPublications}",
+            ct, TaskNaming.HelperSchema).ConfigureAwait(false);
+        if (publications.Length == 0)
+            return PrecheckResult.Pass(PrecheckIds.DestinationPublications, name, "No publication on the destination would publish the task's helper tables.");
+        var helpers = new List<string>();
+        if (task.Mode != SyncTaskMode.Incremental) helpers.Add($"{TaskNaming.HelperSchema}.{TaskNaming.CopyProgressTable(task)} (copy progress)");
+        if (task.Mode != SyncTaskMode.Full) helpers.Add($"{TaskNaming.HelperSchema}.{TaskNaming.CheckpointTable(task)} (the stream's checkpoint, unless a replication origin is used)");
+        return new PrecheckResult(PrecheckIds.DestinationPublications, name, PrecheckOutcome.Warning, true,
+            $"The destination's publication(s) {publications} publish all its tables or the schema {TaskNaming.HelperSchema}: the task's helper tables " +
+            $"{string.Join(" and ", helpers)} would be sent to their subscribers, and a subscriber stops applying at a table it does not have.",
+            $"Before starting the task, create the schema {TaskNaming.HelperSchema} and tables of those names on every subscriber of those publications " +
+            "(their changes are skipped there until the subscription is refreshed), or publish a list of tables instead (ALTER PUBLICATION ... SET TABLE ...). " +
+            "The helper tables are removed with the task.");
+    }
 
     private async Task<NpgsqlConnection?> TryConnectAsync(TaskDefinition task, ServerSide side, List<PrecheckResult> checks, CancellationToken ct)
     {

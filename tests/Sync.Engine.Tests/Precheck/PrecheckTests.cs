@@ -196,6 +196,28 @@ public sealed class PrecheckTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
+    public async Task ADestinationPublishingAllItsTablesIsWarnedOfTheHelperTablesItWouldSend()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE t (id int PRIMARY KEY, v int)");
+        var service = new TaskService(_temp.Store);
+        var task = Create(service, "pc-pub", db, SyncTaskMode.FullIncremental);
+        Find(await service.RunPrechecksAsync("pc-pub", CancellationToken.None), PrecheckIds.DestinationPublications, PrecheckOutcome.Passed);
+
+        await db.OnDestinationAsync("CREATE PUBLICATION downstream FOR ALL TABLES");
+        var warned = Find(await service.RunPrechecksAsync("pc-pub", CancellationToken.None), PrecheckIds.DestinationPublications, PrecheckOutcome.Warning);
+        Assert.True(warned.Ignorable);
+        Assert.Contains("downstream", warned.Message);
+        Assert.Contains(TaskNaming.CopyProgressTable(task.Definition), warned.Message);
+        Assert.Contains(TaskNaming.CheckpointTable(task.Definition), warned.Message);
+        Assert.Contains("ALTER PUBLICATION", warned.Remedy);
+
+        // A publication of the helper schema alone (PostgreSQL 15+) is found too.
+        await db.OnDestinationAsync($"DROP PUBLICATION downstream; CREATE SCHEMA IF NOT EXISTS {TaskNaming.HelperSchema}; CREATE PUBLICATION helpers FOR TABLES IN SCHEMA {TaskNaming.HelperSchema}");
+        Assert.Contains("helpers", Find(await service.RunPrechecksAsync("pc-pub", CancellationToken.None), PrecheckIds.DestinationPublications, PrecheckOutcome.Warning).Message);
+    }
+
+    [Fact]
     public async Task ASelectionThatMatchesNothingFails()
     {
         await using var db = await postgres.CreateDatabasesAsync();
