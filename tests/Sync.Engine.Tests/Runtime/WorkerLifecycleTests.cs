@@ -33,6 +33,10 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
             Assert.Equal(value, Environment.GetEnvironmentVariable(key));
             if (OperatingSystem.IsLinux()) Assert.Contains($"{key}={value}", WorkerEnvironment(pid));
         }
+        // A worker that copies keeps the JIT's profile-guided tier.
+        if (OperatingSystem.IsLinux())
+            foreach (var (key, value) in WorkerLauncher.StreamingTuning.Where(kv => Environment.GetEnvironmentVariable(kv.Key) is null))
+                Assert.DoesNotContain($"{key}={value}", WorkerEnvironment(pid));
         var firstBeat = started.State.Worker.Heartbeat;
         await TestTasks.WaitUntilAsync(() => service.Get("life-1").State.Worker?.Heartbeat > firstBeat, TimeSpan.FromSeconds(20), "a newer heartbeat");
 
@@ -57,9 +61,20 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
         Assert.Equal("/store", bare[WorkerLaunchSpec.StoreVariable]);
         Assert.Equal("/store/logs/t.log", bare["SYNC_WORKER_LOG"]);
 
-        // An admin's own value is inherited as it is, not overwritten.
-        var own = WorkerLauncher.WorkerEnvironment(spec, "t", "/store", "/store/logs/t.log", key => WorkerLauncher.RuntimeTuning.ContainsKey(key) ? "7" : null);
-        foreach (var key in WorkerLauncher.RuntimeTuning.Keys) Assert.False(own.ContainsKey(key), key);
+        foreach (var key in WorkerLauncher.StreamingTuning.Keys) Assert.False(bare.ContainsKey(key), key);
+
+        // A worker that only streams gets the streaming settings too; an admin's own value is inherited as it is.
+        var streaming = WorkerLauncher.WorkerEnvironment(spec, "t", "/store", "/store/logs/t.log", _ => null, streamsOnly: true);
+        foreach (var (key, value) in WorkerLauncher.RuntimeTuning.Concat(WorkerLauncher.StreamingTuning)) Assert.Equal(value, streaming[key]);
+        var all = WorkerLauncher.RuntimeTuning.Keys.Concat(WorkerLauncher.StreamingTuning.Keys).ToHashSet();
+        var own = WorkerLauncher.WorkerEnvironment(spec, "t", "/store", "/store/logs/t.log", key => all.Contains(key) ? "7" : null, streamsOnly: true);
+        foreach (var key in all) Assert.False(own.ContainsKey(key), key);
+
+        Assert.True(WorkerLauncher.StreamsOnly(SyncTaskMode.Incremental, SyncTaskStage.None));
+        Assert.True(WorkerLauncher.StreamsOnly(SyncTaskMode.FullIncremental, SyncTaskStage.RealtimeSync));
+        Assert.False(WorkerLauncher.StreamsOnly(SyncTaskMode.FullIncremental, SyncTaskStage.FullInitialization));
+        Assert.False(WorkerLauncher.StreamsOnly(SyncTaskMode.FullIncremental, SyncTaskStage.None));
+        Assert.False(WorkerLauncher.StreamsOnly(SyncTaskMode.Full, SyncTaskStage.RealtimeSync));
     }
 
     [Fact]
@@ -214,6 +229,10 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
         service.Create("life-stream", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
             d => d with { Mode = SyncTaskMode.Incremental });
         var started = await service.LaunchWorkerAsync("life-stream", TestTasks.WorkerSpec, CancellationToken.None);
+        // A worker that only streams gets the streaming runtime settings (unless this process has its own).
+        if (OperatingSystem.IsLinux())
+            foreach (var (key, value) in WorkerLauncher.StreamingTuning.Where(kv => Environment.GetEnvironmentVariable(kv.Key) is null))
+                Assert.Contains($"{key}={value}", WorkerEnvironment(started.State.Worker!.ProcessId));
         try
         {
             // An Incremental task streams from the moment its slot exists.
