@@ -133,15 +133,20 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
     /// may be used) in the schema <see cref="TaskNaming.HelperSchema"/>. A destination that publishes all its tables (or
     /// that schema) hands them to its own subscribers, and a subscriber's apply stops on a table it does not have.
     /// </summary>
+    /// <summary>
+    /// The publications that would publish a table of the schema $1: those of all tables, and from PostgreSQL 15 on those
+    /// of that schema. Before 15, $1 is only tested for NULL, so that both forms take the same parameter.
+    /// </summary>
+    internal static string PublicationsOfHelpersSql(int major) =>
+        "SELECT coalesce(string_agg(quote_ident(pubname), ', ' ORDER BY pubname), '') FROM pg_publication p WHERE p.puballtables OR " +
+        (major >= 15
+            ? "EXISTS (SELECT FROM pg_publication_namespace pn WHERE pn.pnpubid = p.oid AND pn.pnnspid = (SELECT oid FROM pg_namespace WHERE nspname = $1))"
+            : "$1 IS NULL");
+
     private static async Task<PrecheckResult> CheckDestinationPublicationsAsync(TaskDefinition task, NpgsqlConnection destination, CancellationToken ct)
     {
         const string name = "Destination publications";
-        var schemaPublications = destination.PostgreSqlVersion.Major >= 15
-            ? " OR EXISTS (SELECT FROM pg_publication_namespace pn WHERE pn.pnpubid = p.oid AND pn.pnnspid = (SELECT oid FROM pg_namespace WHERE nspname = $1))"
-            : "";
-        var publications = await destination.ScalarAsync<string>(
-            $"SELECT coalesce(string_agg(quote_ident(pubname), ', ' ORDER BY pubname), '') FROM pg_publication p WHERE p.puballtables{schemaPublications}",
-            ct, TaskNaming.HelperSchema).ConfigureAwait(false);
+        var publications = await destination.ScalarAsync<string>(PublicationsOfHelpersSql(destination.PostgreSqlVersion.Major), ct, TaskNaming.HelperSchema).ConfigureAwait(false);
         if (publications.Length == 0)
             return PrecheckResult.Pass(PrecheckIds.DestinationPublications, name, "No publication on the destination would publish the task's helper tables.");
         var helpers = new List<string>();

@@ -332,7 +332,7 @@ public sealed partial class TaskService
         Store.UpdateState(task.Name, s => s with { Status = SyncTaskStatus.Starting, LastError = null });
         var logPath = WorkerLauncher.LogPath(root, task.Name);
         int pid;
-        try { pid = WorkerLauncher.Launch(spec, task.Name, root, logPath, WorkerLauncher.StreamsOnly(task.Definition.Mode, task.State.Stage)); }
+        try { pid = WorkerLauncher.Launch(spec, task.Name, root, logPath, WorkerLauncher.StreamsOnly(task.Definition.Mode, task.State)); }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
         {
             Store.UpdateState(task.Name, s => s with { Status = task.State.Status });

@@ -212,7 +212,16 @@ public sealed class PrecheckTests(PostgresFixture postgres) : IDisposable
         Assert.Contains(TaskNaming.CheckpointTable(task.Definition), warned.Message);
         Assert.Contains("ALTER PUBLICATION", warned.Remedy);
 
+        // The form of the query for destinations before 15 (no publications of a schema) finds the same.
+        await using (var dst = new NpgsqlConnection(db.DestinationConnectionString))
+        {
+            await dst.OpenAsync();
+            Assert.Equal("downstream", await Sync.Engine.Connections.NpgsqlConnectionExtensions.ScalarAsync<string>(dst,
+                PrecheckRunner.PublicationsOfHelpersSql(14), CancellationToken.None, TaskNaming.HelperSchema));
+        }
+
         // A publication of the helper schema alone (PostgreSQL 15+) is found too.
+        if (await db.DestinationScalarAsync<int>("SELECT current_setting('server_version_num')::int") < 150000) return;
         await db.OnDestinationAsync($"DROP PUBLICATION downstream; CREATE SCHEMA IF NOT EXISTS {TaskNaming.HelperSchema}; CREATE PUBLICATION helpers FOR TABLES IN SCHEMA {TaskNaming.HelperSchema}");
         Assert.Contains("helpers", Find(await service.RunPrechecksAsync("pc-pub", CancellationToken.None), PrecheckIds.DestinationPublications, PrecheckOutcome.Warning).Message);
     }

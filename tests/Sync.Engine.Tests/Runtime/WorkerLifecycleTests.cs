@@ -70,11 +70,15 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
         var own = WorkerLauncher.WorkerEnvironment(spec, "t", "/store", "/store/logs/t.log", key => all.Contains(key) ? "7" : null, streamsOnly: true);
         foreach (var key in all) Assert.False(own.ContainsKey(key), key);
 
-        Assert.True(WorkerLauncher.StreamsOnly(SyncTaskMode.Incremental, SyncTaskStage.None));
-        Assert.True(WorkerLauncher.StreamsOnly(SyncTaskMode.FullIncremental, SyncTaskStage.RealtimeSync));
-        Assert.False(WorkerLauncher.StreamsOnly(SyncTaskMode.FullIncremental, SyncTaskStage.FullInitialization));
-        Assert.False(WorkerLauncher.StreamsOnly(SyncTaskMode.FullIncremental, SyncTaskStage.None));
-        Assert.False(WorkerLauncher.StreamsOnly(SyncTaskMode.Full, SyncTaskStage.RealtimeSync));
+        var streamed = new TaskState { Stage = SyncTaskStage.RealtimeSync, Copy = new CopyProgress { CompletedAt = DateTimeOffset.UtcNow, Tables = [new TableProgress { Source = "public.t", Destination = "public.t", State = TableCopyState.Copied, SnapshotLsn = "0/16B3748" }] } };
+        Assert.True(WorkerLauncher.StreamsOnly(SyncTaskMode.Incremental, new TaskState()));
+        Assert.True(WorkerLauncher.StreamsOnly(SyncTaskMode.FullIncremental, streamed));
+        Assert.False(WorkerLauncher.StreamsOnly(SyncTaskMode.FullIncremental, streamed with { Stage = SyncTaskStage.FullInitialization }));
+        Assert.False(WorkerLauncher.StreamsOnly(SyncTaskMode.FullIncremental, new TaskState()));
+        Assert.False(WorkerLauncher.StreamsOnly(SyncTaskMode.Full, streamed));
+        // Copying queued for the resumed worker: a Restart-SyncTask request, or a table sync that did not finish.
+        Assert.False(WorkerLauncher.StreamsOnly(SyncTaskMode.FullIncremental, streamed with { PendingBackfill = ["public.t"] }));
+        Assert.False(WorkerLauncher.StreamsOnly(SyncTaskMode.FullIncremental, streamed with { Copy = streamed.Copy! with { Tables = [new TableProgress { Source = "public.t", Destination = "public.t", State = TableCopyState.Pending }] } }));
     }
 
     [Fact]
