@@ -129,11 +129,6 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
             ct, name.Schema, name.Name).ConfigureAwait(false);
 
     /// <summary>
-    /// The task keeps helper tables on the destination (copy progress; the stream's checkpoint where no replication origin
-    /// may be used) in the schema <see cref="TaskNaming.HelperSchema"/>. A destination that publishes all its tables (or
-    /// that schema) hands them to its own subscribers, and a subscriber's apply stops on a table it does not have.
-    /// </summary>
-    /// <summary>
     /// The publications that would publish a table of the schema $1: those of all tables, and from PostgreSQL 15 on those
     /// of that schema. Before 15, $1 is only tested for NULL, so that both forms take the same parameter.
     /// </summary>
@@ -143,6 +138,11 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
             ? "EXISTS (SELECT FROM pg_publication_namespace pn WHERE pn.pnpubid = p.oid AND pn.pnnspid = (SELECT oid FROM pg_namespace WHERE nspname = $1))"
             : "$1 IS NULL");
 
+    /// <summary>
+    /// The task keeps helper tables on the destination (copy progress; the stream's checkpoint where no replication origin
+    /// may be used) in the schema <see cref="TaskNaming.HelperSchema"/>. A destination that publishes all its tables (or
+    /// that schema) hands them to its own subscribers, and a subscriber's apply stops on a table it does not have.
+    /// </summary>
     private static async Task<PrecheckResult> CheckDestinationPublicationsAsync(TaskDefinition task, NpgsqlConnection destination, CancellationToken ct)
     {
         const string name = "Destination publications";

@@ -544,23 +544,35 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     private async Task<SyncLsn> MarkDrainAsync(NpgsqlDataSource source, TaskDefinition task, string prefix, CancellationToken ct)
     {
         await using var connection = await source.OpenConnectionAsync(ct).ConfigureAwait(false);
+        return await BeatAsync(connection, task, prefix, ct).ConfigureAwait(false)
+            ?? SyncLsn.Parse(await connection.ScalarAsync<string>("SELECT pg_current_wal_lsn()::text", ct).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Writes a heartbeat the way the stream carries one (a message, or the heartbeat row) and returns its position; null
+    /// when there is none, including when writing it was refused: the heartbeat is then lost for the rest of the run.
+    /// </summary>
+    private async Task<SyncLsn?> BeatAsync(NpgsqlConnection connection, TaskDefinition task, string prefix, CancellationToken ct)
+    {
+        var beat = Beat;
         try
         {
-            if (Beat == Heartbeat.Row) return await HeartbeatTable.BeatAsync(connection, task, ct).ConfigureAwait(false);
+            return beat switch
+            {
+                Heartbeat.Message => await EmitHeartbeatAsync(connection, prefix, ct).ConfigureAwait(false),
+                Heartbeat.Row => await HeartbeatTable.BeatAsync(connection, task, ct).ConfigureAwait(false),
+                _ => null,
+            };
         }
-        catch (PostgresException e) when (e.SqlState is "42501" or "42P01")
+        catch (PostgresException e) when (e.SqlState == "42501" && beat == Heartbeat.Message)
+        {
+            LoseHeartbeat($"The source user may not write logical decoding messages ({e.MessageText})");
+        }
+        catch (PostgresException e) when (e.SqlState is "42501" or "42P01" && beat == Heartbeat.Row)
         {
             LoseHeartbeat($"The heartbeat row {HeartbeatTable.Name(task)} cannot be written ({e.MessageText})");
         }
-        if (Beat == Heartbeat.Message)
-        {
-            try { return await EmitHeartbeatAsync(connection, prefix, ct).ConfigureAwait(false); }
-            catch (PostgresException e) when (e.SqlState == "42501")
-            {
-                LoseHeartbeat($"The source user may not write logical decoding messages ({e.MessageText})");
-            }
-        }
-        return SyncLsn.Parse(await connection.ScalarAsync<string>("SELECT pg_current_wal_lsn()::text", ct).ConfigureAwait(false));
+        return null;
     }
 
     /// <summary>Writes the heartbeat message (PostgreSQL 14+) with the source's time; returns its position.</summary>
@@ -578,22 +590,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             try
             {
                 await using var connection = await source.OpenConnectionAsync(ct).ConfigureAwait(false);
-                if (Beat == Heartbeat.Message)
-                {
-                    try { await EmitHeartbeatAsync(connection, prefix, ct).ConfigureAwait(false); }
-                    catch (PostgresException e) when (e.SqlState == "42501")
-                    {
-                        LoseHeartbeat($"The source user may not write logical decoding messages ({e.MessageText})");
-                    }
-                }
-                else if (Beat == Heartbeat.Row)
-                {
-                    try { await HeartbeatTable.BeatAsync(connection, context.Definition, ct).ConfigureAwait(false); }
-                    catch (PostgresException e) when (e.SqlState is "42501" or "42P01")
-                    {
-                        LoseHeartbeat($"The heartbeat row {HeartbeatTable.Name(context.Definition)} cannot be written ({e.MessageText})");
-                    }
-                }
+                await BeatAsync(connection, context.Definition, prefix, ct).ConfigureAwait(false);
                 await using (var position = new NpgsqlCommand(
                     "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), coalesce(confirmed_flush_lsn, '0/0'))::bigint, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1", connection))
                 {

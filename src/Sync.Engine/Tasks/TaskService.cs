@@ -331,11 +331,15 @@ public sealed partial class TaskService
         var before = task.State.UpdatedAt;
         Store.UpdateState(task.Name, s => s with { Status = SyncTaskStatus.Starting, LastError = null });
         var logPath = WorkerLauncher.LogPath(root, task.Name);
+        // A launch that fails gives the task back its status from before (a stale Starting becomes Created), unless a
+        // worker took the task meanwhile.
+        var previous = task.State.Status == SyncTaskStatus.Starting ? SyncTaskStatus.Created : task.State.Status;
+        void GiveBackStatus() => Store.UpdateState(task.Name, s => s.Status == SyncTaskStatus.Starting && s.Worker is null ? s with { Status = previous } : s);
         int pid;
         try { pid = WorkerLauncher.Launch(spec, task.Name, root, logPath, WorkerLauncher.StreamsOnly(task.Definition.Mode, task.State)); }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
         {
-            Store.UpdateState(task.Name, s => s with { Status = task.State.Status });
+            GiveBackStatus();
             throw new SyncException(ErrorIds.WorkerStartFailed, SyncErrorCategory.ResourceUnavailable,
                 $"The worker for task '{task.Name}' could not be started ({spec.FileName}): {e.Message}", task.Name, inner: e);
         }
@@ -352,17 +356,14 @@ public sealed partial class TaskService
             {
                 state = Store.ReadState(task.Name);
                 if (state.Status is not SyncTaskStatus.Starting) return Get(task.Name);
-                Store.UpdateState(task.Name, s => s with { Status = task.State.Status == SyncTaskStatus.Starting ? SyncTaskStatus.Created : task.State.Status });
+                GiveBackStatus();
                 throw new SyncException(ErrorIds.WorkerStartFailed, SyncErrorCategory.ResourceUnavailable,
                     $"The worker for task '{task.Name}' exited before it took the task. Its log '{logPath}' ends with:{Environment.NewLine}{WorkerLauncher.Tail(logPath)}",
                     task.Name);
             }
             await Task.Delay(100, cancellationToken).ConfigureAwait(false);
         }
-        if (!Store.IsWorkerLeaseHeld(task.Name))
-            Store.UpdateState(task.Name, s => s.Status == SyncTaskStatus.Starting && s.Worker is null
-                ? s with { Status = task.State.Status == SyncTaskStatus.Starting ? SyncTaskStatus.Created : task.State.Status }
-                : s);
+        if (!Store.IsWorkerLeaseHeld(task.Name)) GiveBackStatus();
         throw new SyncException(ErrorIds.WorkerStartFailed, SyncErrorCategory.OperationTimeout,
             $"The worker for task '{task.Name}' (process {pid}) did not take the task within {WorkerStartTimeout.TotalSeconds} s. See its log '{logPath}'.", task.Name);
     }
