@@ -37,13 +37,15 @@ internal static partial class IncrementalBench
         public double LiveCpuSeconds { get; init; }
     }
 
-    public static async Task<int> RunAsync(int scale, int seconds, int clients, int rate, Dictionary<string, string> settings)
+    /// <param name="syncOnly">Only Sync, no native contender and no ratios: for looking at Sync's own figures between two builds quickly.</param>
+    public static async Task<int> RunAsync(int scale, int seconds, int clients, int rate, bool syncOnly, Dictionary<string, string> settings)
     {
         using var source = PostgresCluster.Start("inc-src", settings);
         using var target = PostgresCluster.Start("inc-dst", settings);
         Console.WriteLine($"Load: pgbench TPC-B-like, scale {scale}, {clients} clients, {seconds} s, {(rate > 0 ? $"held at {rate} tps (pgbench -R)" : "as fast as it goes")}, while the destination follows; probe every 100 ms.");
         var results = new List<Result> { await SyncAsync(source, target, scale, seconds, clients, rate) };
         Console.WriteLine($"Sync: {results[0]}");
+        if (syncOnly) return 0;
         results.Add(await NativeAsync(source, target, scale, seconds, clients, rate));
         Console.WriteLine($"Native: {results[1]}");
         Console.WriteLine();
@@ -86,7 +88,12 @@ internal static partial class IncrementalBench
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Sync CPU so far ({phase}): worker process {workerCpu:0.0} s, its apply backend on the destination {backendCpu:0.0} s."));
             return workerCpu + backendCpu;
         }
-        var result = await LoadAndMeasureAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients, rate, () => FollowerCpu("live"));
+        async Task<(string, int)[]> Processes() =>
+        [
+            ("worker", service.Get("bench-inc").State.Worker?.ProcessId ?? 0),
+            ("apply backend", await ScalarAsync<int>(target, db, "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE application_name = 'sync:bench-inc:apply'")),
+        ];
+        var result = await LoadAndMeasureAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients, rate, () => FollowerCpu("live"), Processes);
         var (backlog, drain, cpu) = await BacklogAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients,
             () => service.RequestStopAsync("bench-inc", ControlAction.Pause, wait: true, CancellationToken.None),
             () => service.ResumeAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), CancellationToken.None),
@@ -118,7 +125,9 @@ internal static partial class IncrementalBench
             await Task.Delay(200);
         }
         async Task<double> ApplyWorkerCpu() => CpuSeconds(await ScalarAsync<int>(target, db, "SELECT coalesce(max(pid), 0) FROM pg_stat_subscription WHERE subname = 'bench_sub'"));
-        var result = await LoadAndMeasureAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients, rate, ApplyWorkerCpu);
+        async Task<(string, int)[]> Processes() =>
+            [("apply worker", await ScalarAsync<int>(target, db, "SELECT coalesce(max(pid), 0) FROM pg_stat_subscription WHERE subname = 'bench_sub'"))];
+        var result = await LoadAndMeasureAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients, rate, ApplyWorkerCpu, Processes);
         var (backlog, drain, cpu) = await BacklogAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients,
             () => ExecuteAsync(target, db, "ALTER SUBSCRIPTION bench_sub DISABLE"),
             () => ExecuteAsync(target, db, "ALTER SUBSCRIPTION bench_sub ENABLE"),
@@ -179,9 +188,11 @@ internal static partial class IncrementalBench
 
     /// <param name="rate">Transactions per second pgbench holds the load at (-R); 0 for as fast as the machine goes.</param>
     private static async Task<Result> LoadAndMeasureAsync(string name, PostgresCluster source, PostgresCluster target, string db, string slot, int seconds, int clients,
-        int rate, Func<Task<double>> followerCpu)
+        int rate, Func<Task<double>> followerCpu, Func<Task<(string Label, int Pid)[]>> followerProcesses)
     {
         var cpuBefore = await followerCpu();
+        var processes = await followerProcesses();
+        var switchesBefore = processes.Select(p => ThreadSwitches.Read(p.Pid)).ToArray();
         using var stopProbe = new CancellationTokenSource();
         var probe = Task.Run(async () =>
         {
@@ -211,6 +222,8 @@ internal static partial class IncrementalBench
         }
         var catchUpSeconds = catchUp.Elapsed.TotalSeconds;
         var liveCpu = await followerCpu() - cpuBefore;
+        for (var i = 0; i < processes.Length; i++)
+            Console.WriteLine($"{name}, live phase, thread switches of the {processes[i].Label}: {ThreadSwitches.Describe(ThreadSwitches.Read(processes[i].Pid).Since(switchesBefore[i]), transactions)}.");
         foreach (var check in new[] { "SELECT count(*) FROM pgbench_history", "SELECT sum(abalance) FROM pgbench_accounts", "SELECT sum(tbalance) FROM pgbench_tellers", "SELECT count(*) FROM probe" })
         {
             var expected = await ScalarAsync<long>(source, db, check);
