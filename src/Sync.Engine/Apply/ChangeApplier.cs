@@ -16,12 +16,6 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     public const int MaxGroupTransactions = 2000;
     public const int MaxGroupChanges = 50_000;
     public static readonly TimeSpan MaxGroupAge = TimeSpan.FromMilliseconds(250);
-    /// <summary>
-    /// How long an open group waits for more source transactions once the stream pauses. Committing each transaction the
-    /// moment the stream is empty cost two round trips, a dozen thread wake-ups and a destination commit per source
-    /// transaction at moderate rates (docs/benchmarks.md); a few milliseconds gather several into one group.
-    /// </summary>
-    public static readonly TimeSpan GroupLinger = TimeSpan.FromMilliseconds(10);
 
     private readonly List<ApplyStatement> _pending = [];
     private readonly List<TaskEvent> _conflicts = [];
@@ -95,21 +89,22 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     }
 
     /// <summary>
-    /// True when the open group should commit now: it is full, old, or the stream has had nothing more for a while
-    /// (<see cref="GroupLinger"/> since the group began).
+    /// True when the open group should commit now: it is full or old, or the stream has nothing more for now. The stream's
+    /// reader lets a burst gather before it reads it (<see cref="PgOutputReader.Gather"/>), so at moderate rates a group
+    /// holds what arrived in that time: committing every source transaction on its own cost two round trips, a dozen
+    /// thread wake-ups and a destination commit each (docs/benchmarks.md).
     /// </summary>
     public bool ShouldCommit(bool streamIdle)
     {
         if (_transaction is null || _hasUncommittedSource) return false;
-        var age = clock.GetElapsedTime(_groupStarted);
-        return (streamIdle && age >= GroupLinger) || _groupTransactions >= MaxGroupTransactions || _groupChanges >= MaxGroupChanges || age >= MaxGroupAge;
+        return streamIdle || _groupTransactions >= MaxGroupTransactions || _groupChanges >= MaxGroupChanges || clock.GetElapsedTime(_groupStarted) >= MaxGroupAge;
     }
 
-    /// <summary>How long the stream may wait for more before <see cref="ShouldCommit"/> turns true for an idle stream; null when no group waits.</summary>
-    public TimeSpan? LingerLeft()
+    /// <summary>How long until an open group is old enough to commit whatever comes (<see cref="MaxGroupAge"/>); null when no group waits.</summary>
+    public TimeSpan? CommitDueIn()
     {
         if (_transaction is null || _hasUncommittedSource) return null;
-        var left = GroupLinger - clock.GetElapsedTime(_groupStarted);
+        var left = MaxGroupAge - clock.GetElapsedTime(_groupStarted);
         return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }
 

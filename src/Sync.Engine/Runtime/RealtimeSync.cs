@@ -101,7 +101,10 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         };
         if (resumeAt is { } at) applier.Resume(at);
 
-        await using var replication = new LogicalReplicationConnection(factory.Build(task.Source, $"sync:{task.Name}:stream", replication: true).ConnectionString)
+        var streamBuilder = factory.Build(task.Source, $"sync:{task.Name}:stream", replication: true);
+        // What gathers while the reader pauses (PgOutputReader.Gather) is taken in a few reads, not one per 8 KB.
+        streamBuilder.ReadBufferSize = 64 * 1024;
+        await using var replication = new LogicalReplicationConnection(streamBuilder.ConnectionString)
         {
             // Tell the source what the destination committed every second, not every ten (Npgsql's default): the slot
             // releases WAL sooner, and the source's view of the task (confirmed_flush_lsn) is current.
@@ -123,13 +126,13 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             $"Streaming from slot {slot}{(resumeAt is { } r ? $", resuming after {r}" : "")}; checkpoint kept in {(checkpoint.UsesOrigin ? $"replication origin {TaskNaming.OriginName(task)}" : "the task's checkpoint table")}.");
 
         using var readerStop = CancellationTokenSource.CreateLinkedTokenSource(halt);
-        // At most 128 batches of 64 events (or 128 whole small transactions) in flight: the worker's memory stays bounded.
-        var queue = new StreamEventQueue(capacity: 128);
+        // At most 16 batches of up to 512 events in flight: the worker's memory stays bounded.
+        var queue = new StreamEventQueue(capacity: 16);
         var producer = Task.Run(async () =>
         {
             try
             {
-                await foreach (var e in reader.ReadAsync(resumeAt, readerStop.Token).ConfigureAwait(false))
+                await foreach (var e in reader.ReadAsync(resumeAt, readerStop.Token, () => queue.CaughtUpAsync(readerStop.Token)).ConfigureAwait(false))
                     await queue.AddAsync(e, readerStop.Token).ConfigureAwait(false);
                 queue.Complete();
             }
@@ -266,15 +269,15 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             StreamEvent? next = null;
             if (!events.TryRead(out next))
             {
-                if (applier.ShouldCommit(streamIdle: true))
+                if (applier.ShouldCommit(streamIdle: events.IsIdle))
                 {
                     await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
                     latency = Math.Max(0, (context.Clock.GetUtcNow() - applier.LastCommitTime).TotalSeconds);
                 }
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(halt);
-                // An open group waits only for the rest of its linger, then commits on the next pass.
-                var linger = applier.LingerLeft();
-                wait.CancelAfter(linger is { } left ? left + TimeSpan.FromMilliseconds(1) : TimeSpan.FromMilliseconds(200));
+                // A group still open waits for the reader's next batch, at most until it is old enough to commit anyway.
+                var due = applier.CommitDueIn();
+                wait.CancelAfter(due is { } left ? left + TimeSpan.FromMilliseconds(1) : TimeSpan.FromMilliseconds(200));
                 try
                 {
                     if (!await events.WaitToReadAsync(wait.Token).ConfigureAwait(false))
@@ -345,7 +348,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                                 return await FinishAsync(task, scope, source, applier, confirmed).ConfigureAwait(false);
                             break;
                         }
-                        if (applier.ShouldCommit(streamIdle: events.IsEmpty))
+                        if (applier.ShouldCommit(streamIdle: events.IsIdle))
                         {
                             await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
                             latency = Math.Max(0, (context.Clock.GetUtcNow() - commit.CommitTime).TotalSeconds);

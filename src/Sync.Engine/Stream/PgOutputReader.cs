@@ -13,9 +13,28 @@ namespace Sync.Engine.Stream;
 /// <paramref name="spoolDirectory"/> (PostgreSQL 14+), protocol 2 with large transactions streamed while in progress
 /// and gathered in <see cref="StreamedTransactionSpool"/> until they commit.
 /// </summary>
+/// <remarks>
+/// The source's walsender sends every message as it is decoded, so a transaction arrives in several pieces. A reader
+/// that waits on the socket for each one is woken several times per transaction, and on a small machine those wake-ups
+/// were most of the worker's CPU (docs/benchmarks.md). So once the reader has caught up and the socket wakes it, it
+/// first lets the stream gather for <see cref="Gather"/>, then reads everything that arrived in one go.
+/// </remarks>
 public sealed class PgOutputReader(LogicalReplicationConnection connection, string slotName, string publication, bool messages, string? spoolDirectory = null)
 {
-    public async IAsyncEnumerable<StreamEvent> ReadAsync(SyncLsn? start, [EnumeratorCancellation] CancellationToken ct)
+    /// <summary>
+    /// How long the reader lets the stream gather after it has caught up and more arrives: the latency a change gains at
+    /// most, against one wake-up for each of a transaction's messages. It is also how long changes gather into one
+    /// destination transaction at moderate rates: the applier commits when the reader has caught up.
+    /// </summary>
+    public static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(10);
+
+    /// <param name="start">Where to resume: the stream sends what committed after it (the slot's position when null).</param>
+    /// <param name="ct">Ends the stream.</param>
+    /// <param name="caughtUp">
+    /// Called when everything the source has sent so far has been returned and the next read would wait, before it
+    /// waits: the consumer hands its events over then.
+    /// </param>
+    public async IAsyncEnumerable<StreamEvent> ReadAsync(SyncLsn? start, [EnumeratorCancellation] CancellationToken ct, Func<ValueTask>? caughtUp = null)
     {
         var slot = new Slot(slotName);
         var options = new List<KeyValuePair<string, string?>>
@@ -29,10 +48,27 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
         using var spool = spoolDirectory is null ? null : new StreamedTransactionSpool(spoolDirectory);
         var stream = connection.StartLogicalReplication(slot, ct, start is { IsValid: true } s ? new NpgsqlLogSequenceNumber(s.Value) : null, options);
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        var quiet = QuietSocket.Of(connection);
         try
         {
-            await foreach (var message in stream.WithCancellation(ct).ConfigureAwait(false))
+            await using var messages = stream.GetAsyncEnumerator(ct);
+            while (true)
             {
+                var more = messages.MoveNextAsync();
+                if (more.IsCompleted)
+                {
+                    if (!more.GetAwaiter().GetResult()) break;
+                }
+                else
+                {
+                    if (caughtUp is not null) await HandOverAsync(caughtUp, more).ConfigureAwait(false);
+                    if (!await more.ConfigureAwait(false)) break;
+                    // The first piece of what comes next has arrived: let the rest of it, and what follows, gather.
+                    quiet?.Hold();
+                    try { await Task.Delay(Gather, ct).ConfigureAwait(false); }
+                    finally { quiet?.Release(); }
+                }
+                var message = messages.Current;
                 var length = 0;
                 while (true)
                 {
@@ -61,6 +97,18 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Runs the consumer's hand-over while a read is in flight; if the hand-over fails, the read is still awaited before the error goes on, so the stream is never disposed under it.</summary>
+    private static async Task HandOverAsync(Func<ValueTask> caughtUp, ValueTask<bool> read)
+    {
+        try { await caughtUp().ConfigureAwait(false); }
+        catch
+        {
+            try { await read.ConfigureAwait(false); }
+            catch (Exception) { }
+            throw;
         }
     }
 

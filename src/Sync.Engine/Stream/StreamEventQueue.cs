@@ -3,41 +3,60 @@ using System.Threading.Channels;
 namespace Sync.Engine.Stream;
 
 /// <summary>
-/// Carries decoded events from the thread reading the slot to the thread applying them, a source transaction at a time:
-/// the reader hands over what it has gathered at each commit (and at each heartbeat, or every <see cref="MaxBatch"/>
-/// events of a large transaction), so the applying thread is woken once per transaction, not once per row. At moderate
-/// rates, when every message arrives on its own, those wake-ups were most of the worker's CPU (docs/benchmarks.md).
+/// Carries decoded events from the thread reading the slot to the thread applying them. The reader hands over what it
+/// has gathered when it has read everything the source has sent so far (<see cref="CaughtUpAsync"/>, just before its
+/// read would wait), or every <see cref="MaxBatch"/> events while more is coming. So the applying thread is woken once
+/// per burst of the stream, not once per transaction or row: at moderate rates, thread wake-ups were most of the
+/// worker's CPU (docs/benchmarks.md). A batch handed over by <see cref="CaughtUpAsync"/> tells the applier that the
+/// stream has nothing more for now (<see cref="IsIdle"/>), so it can commit its group without waiting.
 /// </summary>
 public sealed class StreamEventQueue
 {
-    public const int MaxBatch = 64;
-    private readonly Channel<StreamEvent[]> _channel;
-    private readonly List<StreamEvent> _gathering = new(64);
-    private StreamEvent[] _current = [];
+    public const int MaxBatch = 512;
+    private readonly Channel<Batch> _channel;
+    private readonly List<StreamEvent> _gathering = new(MaxBatch);
+    private bool _lastHandedOverCaughtUp = true;
+    private Batch _current = new([], true);
     private int _next;
+
+    private sealed record Batch(StreamEvent[] Events, bool CaughtUp);
 
     /// <param name="capacity">Batches in flight before the reader waits: bounds the worker's memory.</param>
     public StreamEventQueue(int capacity) =>
-        _channel = Channel.CreateBounded<StreamEvent[]>(new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true });
+        _channel = Channel.CreateBounded<Batch>(new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true });
 
-    /// <summary>Reader side: adds an event, handing over the gathered ones when it closes a transaction or the batch is full.</summary>
+    /// <summary>Reader side: adds an event, handing over the gathered ones when the batch is full.</summary>
     public ValueTask AddAsync(StreamEvent e, CancellationToken ct)
     {
         _gathering.Add(e);
-        return e is CommitEvent or HeartbeatEvent || _gathering.Count >= MaxBatch ? HandOverAsync(ct) : ValueTask.CompletedTask;
+        return _gathering.Count >= MaxBatch ? HandOverAsync(caughtUp: false, ct) : ValueTask.CompletedTask;
     }
 
-    private ValueTask HandOverAsync(CancellationToken ct)
+    /// <summary>
+    /// Reader side: everything the source has sent so far has been added, and the next read will wait for more. Hands
+    /// over what was gathered, marked as the stream's last for now; with nothing gathered, only when the applier was
+    /// told otherwise by the last batch.
+    /// </summary>
+    public ValueTask CaughtUpAsync(CancellationToken ct) =>
+        _gathering.Count > 0 || !_lastHandedOverCaughtUp ? HandOverAsync(caughtUp: true, ct) : ValueTask.CompletedTask;
+
+    private ValueTask HandOverAsync(bool caughtUp, CancellationToken ct)
     {
-        var batch = _gathering.ToArray();
+        var batch = new Batch(_gathering.ToArray(), caughtUp);
         _gathering.Clear();
+        _lastHandedOverCaughtUp = caughtUp;
         return _channel.Writer.WriteAsync(batch, ct);
     }
 
-    /// <summary>Reader side: the stream ended (with the error that ended it, if any); what was gathered is handed over first.</summary>
+    /// <summary>
+    /// Reader side: the stream ended (with the error that ended it, if any). What was gathered is handed over first, up
+    /// to the last transaction boundary when an error ended it: a transaction cut off by the error never reaches the
+    /// applier from here.
+    /// </summary>
     public void Complete(Exception? error = null)
     {
-        if (_gathering.Count > 0 && error is null) _channel.Writer.TryWrite(_gathering.ToArray());
+        var keep = error is null ? _gathering.Count : _gathering.FindLastIndex(e => e is CommitEvent or HeartbeatEvent) + 1;
+        if (keep > 0) _channel.Writer.TryWrite(new Batch(_gathering.Take(keep).ToArray(), true));
         _gathering.Clear();
         _channel.Writer.TryComplete(error);
     }
@@ -45,7 +64,7 @@ public sealed class StreamEventQueue
     /// <summary>Applying side: the next event, if one has been handed over.</summary>
     public bool TryRead(out StreamEvent? next)
     {
-        if (_next >= _current.Length)
+        while (_next >= _current.Events.Length)
         {
             if (!_channel.Reader.TryRead(out var batch))
             {
@@ -55,14 +74,24 @@ public sealed class StreamEventQueue
             _current = batch;
             _next = 0;
         }
-        next = _current[_next++];
+        next = _current.Events[_next++];
         return true;
     }
 
-    /// <summary>Applying side: nothing is waiting in this batch or the channel (the stream has paused).</summary>
-    public bool IsEmpty => _next >= _current.Length && _channel.Reader.Count == 0;
+    /// <summary>Applying side: nothing is waiting in this batch or the channel.</summary>
+    public bool IsEmpty => _next >= _current.Events.Length && _channel.Reader.Count == 0;
 
-    /// <summary>Applying side: waits until an event can be read; false when the stream has ended.</summary>
+    /// <summary>
+    /// Applying side: nothing is waiting, and the reader had read all the source had sent when it handed over the last
+    /// batch (the stream has paused). When only <see cref="IsEmpty"/> holds, the reader is in the middle of a burst and
+    /// its next batch is coming.
+    /// </summary>
+    public bool IsIdle => IsEmpty && _current.CaughtUp;
+
+    /// <summary>
+    /// Applying side: waits until something has been handed over (events, or only the word that the reader has caught
+    /// up, after which <see cref="TryRead"/> finds nothing and <see cref="IsIdle"/> holds); false when the stream has ended.
+    /// </summary>
     public ValueTask<bool> WaitToReadAsync(CancellationToken ct) =>
-        _next < _current.Length ? ValueTask.FromResult(true) : _channel.Reader.WaitToReadAsync(ct);
+        _next < _current.Events.Length ? ValueTask.FromResult(true) : _channel.Reader.WaitToReadAsync(ct);
 }

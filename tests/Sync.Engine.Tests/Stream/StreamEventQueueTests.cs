@@ -2,7 +2,7 @@ using Sync.Engine.Stream;
 
 namespace Sync.Engine.Tests.Stream;
 
-/// <summary>The hand-over between the slot reader and the applier: a transaction at a time, bounded, errors kept.</summary>
+/// <summary>The hand-over between the slot reader and the applier: a burst at a time, bounded, errors kept.</summary>
 public sealed class StreamEventQueueTests
 {
     private static readonly DateTimeOffset At = DateTimeOffset.UnixEpoch;
@@ -16,26 +16,48 @@ public sealed class StreamEventQueueTests
     }
 
     [Fact]
-    public async Task ATransactionIsHandedOverWhenItCommitsAndNotBefore()
+    public async Task EventsAreHandedOverWhenTheReaderHasCaughtUpAndTheApplierThenSeesTheStreamIdle()
     {
         var queue = new StreamEventQueue(capacity: 4);
         await queue.AddAsync(new BeginEvent(1, new SyncLsn(10), At), CancellationToken.None);
         await queue.AddAsync(Row(1), CancellationToken.None);
+        await queue.AddAsync(new CommitEvent(new SyncLsn(10), new SyncLsn(20), At), CancellationToken.None);
+        await queue.AddAsync(new BeginEvent(2, new SyncLsn(30), At), CancellationToken.None);
+        // Commits do not hand over on their own: the reader hands over a whole burst when its next read would wait.
         Assert.True(queue.IsEmpty);
         Assert.False(queue.TryRead(out _));
 
-        await queue.AddAsync(new CommitEvent(new SyncLsn(10), new SyncLsn(20), At), CancellationToken.None);
+        await queue.AddAsync(new CommitEvent(new SyncLsn(30), new SyncLsn(40), At), CancellationToken.None);
+        await queue.CaughtUpAsync(CancellationToken.None);
         Assert.False(queue.IsEmpty);
-        Assert.Collection(Drain(queue), e => Assert.IsType<BeginEvent>(e), e => Assert.IsType<RowEvent>(e), e => Assert.IsType<CommitEvent>(e));
-        Assert.True(queue.IsEmpty);
+        Assert.False(queue.IsIdle);
+        Assert.Equal(5, Drain(queue).Count);
+        Assert.True(queue.IsIdle);
 
-        // A heartbeat between transactions is a boundary too: it lets the slot advance while nothing else is written.
-        await queue.AddAsync(new HeartbeatEvent(new SyncLsn(30), "p", "x"), CancellationToken.None);
-        Assert.IsType<HeartbeatEvent>(Assert.Single(Drain(queue)));
+        // Caught up again with nothing new: nothing to hand over, and the applier already knows the stream is idle.
+        await queue.CaughtUpAsync(CancellationToken.None);
+        Assert.True(queue.IsEmpty);
     }
 
     [Fact]
-    public async Task ALargeTransactionFlowsInBoundedBatchesAndTheReaderWaitsWhenTheQueueIsFull()
+    public async Task AFullBatchIsHandedOverAtOnceAndTheApplierWaitsForTheRestUntilTheReaderSaysItHasCaughtUp()
+    {
+        var queue = new StreamEventQueue(capacity: 4);
+        for (var i = 0; i < StreamEventQueue.MaxBatch; i++) await queue.AddAsync(Row(i), CancellationToken.None);
+        Assert.Equal(StreamEventQueue.MaxBatch, Drain(queue).Count);
+        // More is coming in the same burst: the stream is not idle, so an open group waits for it.
+        Assert.True(queue.IsEmpty);
+        Assert.False(queue.IsIdle);
+
+        // The reader caught up right at the end of a full batch: an empty hand-over tells the applier so.
+        await queue.CaughtUpAsync(CancellationToken.None);
+        Assert.True(await queue.WaitToReadAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.False(queue.TryRead(out _));
+        Assert.True(queue.IsIdle);
+    }
+
+    [Fact]
+    public async Task ALargeBurstFlowsInBoundedBatchesAndTheReaderWaitsWhenTheQueueIsFull()
     {
         var queue = new StreamEventQueue(capacity: 2);
         for (var i = 0; i < 2 * StreamEventQueue.MaxBatch; i++) await queue.AddAsync(Row(i), CancellationToken.None);
@@ -56,12 +78,24 @@ public sealed class StreamEventQueueTests
         var queue = new StreamEventQueue(capacity: 4);
         await queue.AddAsync(new BeginEvent(1, new SyncLsn(10), At), CancellationToken.None);
         await queue.AddAsync(new CommitEvent(new SyncLsn(10), new SyncLsn(20), At), CancellationToken.None);
+        await queue.AddAsync(new HeartbeatEvent(new SyncLsn(25), "p", "x"), CancellationToken.None);
         await queue.AddAsync(new BeginEvent(2, new SyncLsn(30), At), CancellationToken.None);
         await queue.AddAsync(Row(1), CancellationToken.None);
         queue.Complete(new InvalidOperationException("connection lost"));
 
-        Assert.Equal(2, Drain(queue).Count);
+        Assert.Collection(Drain(queue), e => Assert.IsType<BeginEvent>(e), e => Assert.IsType<CommitEvent>(e), e => Assert.IsType<HeartbeatEvent>(e));
         var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await queue.WaitToReadAsync(CancellationToken.None));
         Assert.Equal("connection lost", error.Message);
+    }
+
+    [Fact]
+    public async Task AStreamThatEndsNormallyHandsOverEverythingGathered()
+    {
+        var queue = new StreamEventQueue(capacity: 4);
+        await queue.AddAsync(new BeginEvent(1, new SyncLsn(10), At), CancellationToken.None);
+        await queue.AddAsync(Row(1), CancellationToken.None);
+        queue.Complete();
+        Assert.Equal(2, Drain(queue).Count);
+        Assert.False(await queue.WaitToReadAsync(CancellationToken.None));
     }
 }
