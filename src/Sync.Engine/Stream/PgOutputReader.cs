@@ -32,7 +32,8 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
     /// <param name="ct">Ends the stream.</param>
     /// <param name="caughtUp">
     /// Called when everything the source has sent so far has been returned and the next read would wait, before it
-    /// waits: the consumer hands its events over then.
+    /// waits: the consumer hands its events over then. Only a reader given one lets the stream gather after it
+    /// (a table sync's short catch-up reads without).
     /// </param>
     public async IAsyncEnumerable<StreamEvent> ReadAsync(SyncLsn? start, [EnumeratorCancellation] CancellationToken ct, Func<ValueTask>? caughtUp = null)
     {
@@ -48,7 +49,7 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
         using var spool = spoolDirectory is null ? null : new StreamedTransactionSpool(spoolDirectory);
         var stream = connection.StartLogicalReplication(slot, ct, start is { IsValid: true } s ? new NpgsqlLogSequenceNumber(s.Value) : null, options);
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        var quiet = QuietSocket.Of(connection);
+        var quiet = caughtUp is null ? null : QuietSocket.Of(connection);
         try
         {
             await using var messages = stream.GetAsyncEnumerator(ct);
@@ -61,12 +62,19 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
                 }
                 else
                 {
-                    if (caughtUp is not null) await HandOverAsync(caughtUp, more).ConfigureAwait(false);
-                    if (!await more.ConfigureAwait(false)) break;
-                    // The first piece of what comes next has arrived: let the rest of it, and what follows, gather.
-                    quiet?.Hold();
-                    try { await Task.Delay(Gather, ct).ConfigureAwait(false); }
-                    finally { quiet?.Release(); }
+                    if (caughtUp is null)
+                    {
+                        if (!await more.ConfigureAwait(false)) break;
+                    }
+                    else
+                    {
+                        await HandOverAsync(caughtUp, more).ConfigureAwait(false);
+                        if (!await more.ConfigureAwait(false)) break;
+                        // The first piece of what comes next has arrived: let the rest of it, and what follows, gather.
+                        quiet?.Hold();
+                        try { await Task.Delay(Gather, ct).ConfigureAwait(false); }
+                        finally { quiet?.Release(); }
+                    }
                 }
                 var message = messages.Current;
                 var length = 0;

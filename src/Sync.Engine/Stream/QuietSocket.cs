@@ -8,18 +8,26 @@ namespace Sync.Engine.Stream;
 /// The replication stream's TCP socket, kept from waking the worker while the reader lets a burst gather
 /// (<see cref="PgOutputReader.Gather"/>). The walsender sends each message on its own, and .NET wakes its socket thread
 /// and a thread-pool thread for every arrival even when no read is waiting; raising the socket's receive low-water mark
-/// (SO_RCVLOWAT) for the pause tells the kernel not to report the socket readable for less than
-/// <see cref="HoldBytes"/>. At 1000 transactions per second that took the worker from 17 thread switches per
-/// transaction to 3, and its CPU per transaction down by 40% (docs/benchmarks.md).
+/// (SO_RCVLOWAT) for the pause tells the kernel not to report the socket readable before that much is waiting. At 1000
+/// transactions per second that took the worker from 17 thread switches per transaction to 3, and its CPU per
+/// transaction down by 40% (docs/benchmarks.md, streaming, 2026-12-02 third session).
 /// </summary>
 /// <remarks>
+/// <para>
+/// Linux only: there the mark decides when a TCP socket is reported readable, while a read that does not wait still
+/// returns whatever has arrived. The mark stays at a quarter of the socket's receive buffer at most: Linux grows the
+/// buffer, and pins the receive window, when a mark needs more room than the buffer has, and a pinned window would
+/// slow a stream from a distant source.
+/// </para>
+/// <para>
 /// Npgsql does not expose the socket, so it is read from the driver's connector by reflection. When a driver version
 /// moves it, <see cref="Of"/> returns null and the reader gathers without it (a test names the field). A Unix-domain
 /// connection is left alone.
+/// </para>
 /// </remarks>
 internal sealed class QuietSocket
 {
-    /// <summary>More than a pause brings at the rates the stream sustains, and well under the kernel's cap (half the largest receive buffer).</summary>
+    /// <summary>The highest mark: more than a pause brings at the rates the stream sustains.</summary>
     public const int HoldBytes = 256 * 1024;
 
     private readonly Socket _socket;
@@ -28,6 +36,7 @@ internal sealed class QuietSocket
 
     public static QuietSocket? Of(ReplicationConnection connection)
     {
+        if (!OperatingSystem.IsLinux()) return null;
         try
         {
             var connector = typeof(ReplicationConnection).GetProperty("Connector", BindingFlags.Instance | BindingFlags.NonPublic)?.GetValue(connection);
@@ -41,16 +50,23 @@ internal sealed class QuietSocket
     /// <summary>The low-water mark now, in bytes.</summary>
     public int LowWater => (int)_socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater)!;
 
-    /// <summary>Arrivals stop waking the worker until <see cref="HoldBytes"/> are waiting.</summary>
-    public void Hold() => Set(HoldBytes);
+    /// <summary>The socket's receive buffer now, in bytes.</summary>
+    public int ReceiveBuffer => _socket.ReceiveBufferSize;
 
-    /// <summary>Back to waking for the first byte; the kernel reports what is already waiting at once.</summary>
-    public void Release() => Set(1);
-
-    private void Set(int bytes)
+    /// <summary>Arrivals stop waking the worker until a quarter of the receive buffer (at most <see cref="HoldBytes"/>) is waiting.</summary>
+    public void Hold()
     {
-        // A socket that broke or closed meanwhile: the read that follows reports it.
-        try { _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater, bytes); }
+        try { Set(Math.Clamp(_socket.ReceiveBufferSize / 4, 1, HoldBytes)); }
         catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
     }
+
+    /// <summary>Back to waking for the first byte; the kernel reports what is already waiting at once.</summary>
+    public void Release()
+    {
+        try { Set(1); }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+    }
+
+    // A socket that broke or closed meanwhile: the read that follows reports it.
+    private void Set(int bytes) => _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater, bytes);
 }

@@ -16,6 +16,8 @@ public sealed class StreamEventQueue
     private readonly Channel<Batch> _channel;
     private readonly List<StreamEvent> _gathering = new(MaxBatch);
     private bool _lastHandedOverCaughtUp = true;
+    /// <summary>Whether a source transaction was open when the events now gathering began (a large one spans hand-overs).</summary>
+    private bool _openAtGatherStart;
     private Batch _current = new([], true);
     private int _next;
 
@@ -42,6 +44,9 @@ public sealed class StreamEventQueue
 
     private ValueTask HandOverAsync(bool caughtUp, CancellationToken ct)
     {
+        foreach (var e in _gathering)
+            if (e is BeginEvent) _openAtGatherStart = true;
+            else if (e is CommitEvent) _openAtGatherStart = false;
         var batch = new Batch(_gathering.ToArray(), caughtUp);
         _gathering.Clear();
         _lastHandedOverCaughtUp = caughtUp;
@@ -55,10 +60,31 @@ public sealed class StreamEventQueue
     /// </summary>
     public void Complete(Exception? error = null)
     {
-        var keep = error is null ? _gathering.Count : _gathering.FindLastIndex(e => e is CommitEvent or HeartbeatEvent) + 1;
+        var keep = error is null ? _gathering.Count : Boundary();
         if (keep > 0) _channel.Writer.TryWrite(new Batch(_gathering.Take(keep).ToArray(), true));
         _gathering.Clear();
         _channel.Writer.TryComplete(error);
+    }
+
+    /// <summary>
+    /// How many gathered events end at a transaction boundary: after a commit, or after a heartbeat outside a
+    /// transaction (a logical message inside one is part of it). A transaction begun in an earlier hand-over is open
+    /// until its commit.
+    /// </summary>
+    private int Boundary()
+    {
+        var open = _openAtGatherStart;
+        var boundary = 0;
+        for (var i = 0; i < _gathering.Count; i++)
+        {
+            switch (_gathering[i])
+            {
+                case BeginEvent: open = true; break;
+                case CommitEvent: open = false; boundary = i + 1; break;
+                case HeartbeatEvent when !open: boundary = i + 1; break;
+            }
+        }
+        return boundary;
     }
 
     /// <summary>Applying side: the next event, if one has been handed over.</summary>

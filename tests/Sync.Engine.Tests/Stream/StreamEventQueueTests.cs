@@ -81,11 +81,28 @@ public sealed class StreamEventQueueTests
         await queue.AddAsync(new HeartbeatEvent(new SyncLsn(25), "p", "x"), CancellationToken.None);
         await queue.AddAsync(new BeginEvent(2, new SyncLsn(30), At), CancellationToken.None);
         await queue.AddAsync(Row(1), CancellationToken.None);
+        // A logical message inside the cut-off transaction is part of it, not a boundary.
+        await queue.AddAsync(new HeartbeatEvent(new SyncLsn(35), "p", "y"), CancellationToken.None);
+        await queue.AddAsync(Row(2), CancellationToken.None);
         queue.Complete(new InvalidOperationException("connection lost"));
 
         Assert.Collection(Drain(queue), e => Assert.IsType<BeginEvent>(e), e => Assert.IsType<CommitEvent>(e), e => Assert.IsType<HeartbeatEvent>(e));
         var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await queue.WaitToReadAsync(CancellationToken.None));
         Assert.Equal("connection lost", error.Message);
+    }
+
+    [Fact]
+    public async Task ATransactionBegunInAnEarlierBatchStaysOpenUntilItsCommitWhenAnErrorEndsTheStream()
+    {
+        var queue = new StreamEventQueue(capacity: 4);
+        await queue.AddAsync(new BeginEvent(1, new SyncLsn(10), At), CancellationToken.None);
+        await queue.CaughtUpAsync(CancellationToken.None);
+        Assert.Single(Drain(queue));
+        // The rest of that transaction, cut off: a message in it is no boundary, so none of it is handed over.
+        await queue.AddAsync(Row(1), CancellationToken.None);
+        await queue.AddAsync(new HeartbeatEvent(new SyncLsn(15), "p", "x"), CancellationToken.None);
+        queue.Complete(new InvalidOperationException("connection lost"));
+        Assert.Empty(Drain(queue));
     }
 
     [Fact]

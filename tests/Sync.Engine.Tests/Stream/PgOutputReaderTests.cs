@@ -1,0 +1,49 @@
+using Npgsql.Replication;
+using Sync.Engine.Stream;
+using Sync.Engine.Tests.Infrastructure;
+
+namespace Sync.Engine.Tests.Stream;
+
+/// <summary>The slot reader against a real server: it tells its consumer when it has read all the source has sent.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PgOutputReaderTests(PostgresFixture postgres)
+{
+    [Fact]
+    public async Task TheReaderSaysItHasCaughtUpAfterTheLastTransactionTheSourceSentAndLeavesTheSocketAsItFoundIt()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        var slot = "reader_" + db.Name.Replace('-', '_');
+        await db.OnSourceAsync("CREATE TABLE t (id int PRIMARY KEY, v text); CREATE PUBLICATION reader_pub FOR TABLE t");
+        await db.OnSourceAsync($"SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput')");
+        // Two source transactions (one command text would be one transaction).
+        await db.OnSourceAsync("INSERT INTO t VALUES (1, 'a')");
+        await db.OnSourceAsync("INSERT INTO t VALUES (2, 'b')");
+
+        var seen = new List<string>();
+        await using (var connection = new LogicalReplicationConnection(db.SourceConnectionString))
+        {
+            await connection.Open();
+            var reader = new PgOutputReader(connection, slot, "reader_pub", messages: false);
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            var caughtUp = () =>
+            {
+                seen.Add("caught up");
+                // Both transactions read: the reader has nothing more, so it says so before waiting.
+                if (seen.Count(s => s == nameof(CommitEvent)) == 2) stop.Cancel();
+                return ValueTask.CompletedTask;
+            };
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+            {
+                await foreach (var e in reader.ReadAsync(null, stop.Token, caughtUp)) seen.Add(e.GetType().Name);
+            });
+            if (QuietSocket.Of(connection) is { } quiet) Assert.Equal(1, quiet.LowWater);
+        }
+
+        Assert.Equal(2, seen.Count(s => s == nameof(CommitEvent)));
+        Assert.Equal("caught up", seen[^1]);
+        Assert.Equal(nameof(CommitEvent), seen.Last(s => s != "caught up"));
+        // Nothing of the two transactions is missing or doubled.
+        Assert.Equal(2, seen.Count(s => s == nameof(RowEvent)));
+        Assert.Equal(2, seen.Count(s => s == nameof(BeginEvent)));
+    }
+}
