@@ -97,7 +97,7 @@ internal static partial class IncrementalBench
         var (backlog, drain, cpu) = await BacklogAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients,
             () => service.RequestStopAsync("bench-inc", ControlAction.Pause, wait: true, CancellationToken.None),
             () => service.ResumeAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), CancellationToken.None),
-            () => FollowerCpu("drain"));
+            () => FollowerCpu("drain"), Processes);
         result = result with { BacklogTransactions = backlog, DrainSeconds = drain, DrainCpuSeconds = cpu };
         await service.RequestStopAsync("bench-inc", ControlAction.Stop, wait: true, CancellationToken.None);
         await service.RemoveAsync("bench-inc", force: true, CancellationToken.None);
@@ -131,7 +131,7 @@ internal static partial class IncrementalBench
         var (backlog, drain, cpu) = await BacklogAsync("PostgreSQL logical replication", source, target, db, "bench_sub", seconds, clients,
             () => ExecuteAsync(target, db, "ALTER SUBSCRIPTION bench_sub DISABLE"),
             () => ExecuteAsync(target, db, "ALTER SUBSCRIPTION bench_sub ENABLE"),
-            ApplyWorkerCpu);
+            ApplyWorkerCpu, Processes);
         result = result with { BacklogTransactions = backlog, DrainSeconds = drain, DrainCpuSeconds = cpu };
         await ExecuteAsync(target, db, "DROP SUBSCRIPTION bench_sub");
         return result;
@@ -142,7 +142,7 @@ internal static partial class IncrementalBench
     /// has confirmed the source's position at the end of the load; checks the destination equal.
     /// </summary>
     private static async Task<(long Transactions, double Seconds, double CpuSeconds)> BacklogAsync(string name, PostgresCluster source, PostgresCluster target, string db, string slot,
-        int seconds, int clients, Func<Task> stop, Func<Task> start, Func<Task<double>> followerCpu)
+        int seconds, int clients, Func<Task> stop, Func<Task> start, Func<Task<double>> followerCpu, Func<Task<(string Label, int Pid)[]>> followerProcesses)
     {
         await stop();
         var output = ProcessTreeMemory.Run("pgbench", ["-c", clients.ToString(CultureInfo.InvariantCulture), "-j", "2", "-T", seconds.ToString(CultureInfo.InvariantCulture), "-n", db], PgEnvironment(source)).Output;
@@ -158,6 +158,8 @@ internal static partial class IncrementalBench
         var drainSeconds = drain.Elapsed.TotalSeconds;
         // The follower's processes were started for the drain (a new worker; a re-enabled apply worker): their CPU is the drain's.
         var cpu = await followerCpu();
+        foreach (var (label, pid) in await followerProcesses())
+            Console.WriteLine($"{name}, drain, thread switches of the {label}: {ThreadSwitches.Describe(ThreadSwitches.Read(pid).Since(ThreadSwitches.None), transactions)}.");
         foreach (var check in new[] { "SELECT count(*) FROM pgbench_history", "SELECT sum(abalance) FROM pgbench_accounts", "SELECT sum(tbalance) FROM pgbench_tellers" })
         {
             var expected = await ScalarAsync<long>(source, db, check);

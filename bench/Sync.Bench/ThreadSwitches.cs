@@ -11,6 +11,9 @@ internal sealed class ThreadSwitches
 {
     private readonly Dictionary<int, (string Name, long Switches)> _threads;
 
+    /// <summary>No reading: for a process started within the phase measured, all its switches are the phase's.</summary>
+    public static ThreadSwitches None { get; } = new([]);
+
     private ThreadSwitches(Dictionary<int, (string Name, long Switches)> threads) => _threads = threads;
 
     public static ThreadSwitches Read(int pid)
