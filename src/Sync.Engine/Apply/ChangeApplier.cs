@@ -19,7 +19,10 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
 
     private readonly List<ApplyStatement> _pending = [];
     private readonly List<TaskEvent> _conflicts = [];
-    private NpgsqlTransaction? _transaction;
+    /// <summary>A destination transaction is open for the group (it may not have reached the server yet).</summary>
+    private bool _groupOpen;
+    /// <summary>The group's BEGIN has gone out: it travels with the group's first statements, in their round trip.</summary>
+    private bool _begun;
     private long _groupStarted;
     private int _groupTransactions;
     private int _groupChanges;
@@ -32,7 +35,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     public SyncLsn Committed { get; private set; }
     public long AppliedTransactions { get; private set; }
     public long AppliedRows { get; private set; }
-    public bool GroupOpen => _transaction is not null;
+    public bool GroupOpen => _groupOpen;
 
     /// <summary>
     /// Apply changes of one shape many rows per statement. Needs triggers and foreign keys off in the session
@@ -49,16 +52,31 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         Committed = checkpointLsn;
     }
 
-    public async Task BeginSourceTransactionAsync(CancellationToken ct)
+    /// <summary>
+    /// Opens a group if none is open. Its BEGIN is sent with the group's first statements, in the same round trip: sent
+    /// on its own (as the driver's transaction object does), the server answered it apart from them, which woke the
+    /// worker once more per group.
+    /// </summary>
+    public Task BeginSourceTransactionAsync(CancellationToken ct)
     {
-        if (_transaction is null)
+        if (!_groupOpen)
         {
-            _transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+            _groupOpen = true;
+            _begun = false;
             _groupStarted = clock.GetTimestamp();
             _groupTransactions = 0;
             _groupChanges = 0;
         }
         _hasUncommittedSource = true;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The group's BEGIN, if it has not gone out yet: the caller puts it first in what it sends.</summary>
+    private NpgsqlBatchCommand? TakeBegin()
+    {
+        if (!_groupOpen || _begun) return null;
+        _begun = true;
+        return new NpgsqlBatchCommand("BEGIN");
     }
 
     public async Task AddAsync(ApplyStatement statement, CancellationToken ct)
@@ -72,8 +90,10 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     {
         await FlushAsync(ct).ConfigureAwait(false);
         var sql = $"TRUNCATE ONLY {string.Join(", ", tables.Select(t => t.Target))}{(restartIdentity ? " RESTART IDENTITY" : "")}{(cascade ? " CASCADE" : "")}";
-        await using var command = new NpgsqlCommand(sql, connection, _transaction);
-        await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection);
+        if (TakeBegin() is { } begin) batch.BatchCommands.Add(begin);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(sql));
+        await batch.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
     /// <param name="commit">The source transaction's commit.</param>
@@ -96,25 +116,29 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     /// </summary>
     public bool ShouldCommit(bool streamIdle)
     {
-        if (_transaction is null || _hasUncommittedSource) return false;
+        if (!_groupOpen || _hasUncommittedSource) return false;
         return streamIdle || _groupTransactions >= MaxGroupTransactions || _groupChanges >= MaxGroupChanges || clock.GetElapsedTime(_groupStarted) >= MaxGroupAge;
     }
 
     /// <summary>How long until an open group is old enough to commit whatever comes (<see cref="MaxGroupAge"/>); null when no group waits.</summary>
     public TimeSpan? CommitDueIn()
     {
-        if (_transaction is null || _hasUncommittedSource) return null;
+        if (!_groupOpen || _hasUncommittedSource) return null;
         var left = MaxGroupAge - clock.GetElapsedTime(_groupStarted);
         return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }
 
     public async Task CommitGroupAsync(Action<IReadOnlyList<TaskEvent>> onConflicts, CancellationToken ct)
     {
-        if (_transaction is null) return;
+        if (!_groupOpen) return;
         await FlushAsync(ct, _groupTransactions > 0 ? checkpoint.RecordCommand(LastEnd, LastCommitTime) : null).ConfigureAwait(false);
-        await _transaction.CommitAsync(ct).ConfigureAwait(false);
-        await _transaction.DisposeAsync().ConfigureAwait(false);
-        _transaction = null;
+        if (_begun)
+        {
+            await using var commit = new NpgsqlCommand("COMMIT", connection);
+            await commit.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        _groupOpen = false;
+        _begun = false;
         Committed = LastEnd;
         if (_conflicts.Count > 0)
         {
@@ -128,11 +152,19 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     {
         _pending.Clear();
         _conflicts.Clear();
-        if (_transaction is null) return;
-        try { await _transaction.RollbackAsync().ConfigureAwait(false); }
-        catch (Exception e) when (e is NpgsqlException or InvalidOperationException) { }
-        await _transaction.DisposeAsync().ConfigureAwait(false);
-        _transaction = null;
+        if (!_groupOpen) return;
+        if (_begun)
+        {
+            // Outside a transaction (its BEGIN failed, or a failed COMMIT ended it) the server only warns.
+            try
+            {
+                await using var rollback = new NpgsqlCommand("ROLLBACK", connection);
+                await rollback.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is NpgsqlException or InvalidOperationException) { }
+        }
+        _groupOpen = false;
+        _begun = false;
         LastEnd = Committed;
     }
 
@@ -144,14 +176,20 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         if (_pending.Count == 0)
         {
             if (trailer is null) return;
-            await using var alone = new NpgsqlBatch(connection, _transaction) { BatchCommands = { trailer } };
+            await using var alone = new NpgsqlBatch(connection);
+            if (TakeBegin() is { } first) alone.BatchCommands.Add(first);
+            alone.BatchCommands.Add(trailer);
             await alone.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             return;
         }
         var statements = _pending.ToArray();
         _pending.Clear();
-        await using var batch = new NpgsqlBatch(connection, _transaction);
+        await using var batch = new NpgsqlBatch(connection);
         var units = SetMode ? Plan(statements) : statements.Select(s => (Row: (ApplyStatement?)s, Set: (SetStatement?)null)).ToList();
+        // BEGIN, when it goes first, has no result set: the reader's results still line up with the units.
+        var begin = TakeBegin();
+        if (begin is not null) batch.BatchCommands.Add(begin);
+        var skip = begin is null ? 0 : 1;
         foreach (var unit in units) batch.BatchCommands.Add(unit.Set?.Command ?? unit.Row!.ToBatchCommand());
         if (trailer is not null) batch.BatchCommands.Add(trailer);
         var rows = new List<List<object?[]>>(units.Count);
@@ -181,16 +219,16 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
             // Which row conflicted is known only row by row: replay this group that way (the conflict then reports both rows).
             await RollbackAsync().ConfigureAwait(false);
             throw new SyncException(ErrorIds.ApplyConflict, SyncErrorCategory.ResourceBusy,
-                $"A change to {DescribeFailed(e, batch, units)} conflicts with an existing key on the destination; replaying its transactions row by row to identify it. ({e.MessageText})",
+                $"A change to {DescribeFailed(e, batch, units, skip)} conflicts with an existing key on the destination; replaying its transactions row by row to identify it. ({e.MessageText})",
                 taskName, retriable: true, e, e.SqlState) { Data = { [ReplayRowByRow] = true } };
         }
         catch (PostgresException e) when (e.SqlState == "23505")
         {
-            throw await ConflictFailureAsync(FailedStatement(e, batch, statements, rows.Count), e, ct).ConfigureAwait(false);
+            throw await ConflictFailureAsync(FailedStatement(e, batch, statements, rows.Count, skip), e, ct).ConfigureAwait(false);
         }
         catch (PostgresException e)
         {
-            var failed = FailedUnit(e, batch, units, rows.Count);
+            var failed = FailedUnit(e, batch, units, rows.Count, skip);
             var statement = failed.Row ?? failed.Set!.Members[0];
             var info = ErrorClassifier.ClassifySqlState(e.SqlState, ErrorClassifier.Describe(e), statement.Table.Table.Destination.ToString());
             throw new SyncException(info.Retriable ? info.ErrorId : ErrorIds.ApplyFailed, info.Category,
@@ -299,23 +337,24 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         return statements.Where((_, i) => keep[i]).ToList();
     }
 
-    private static (ApplyStatement? Row, SetStatement? Set) FailedUnit(PostgresException e, NpgsqlBatch batch, List<(ApplyStatement? Row, SetStatement? Set)> units, int completed)
+    /// <summary>The unit that raised an error (skipping the <paramref name="skip"/> commands ahead of the first unit, the group's BEGIN); else the first without a complete result.</summary>
+    private static (ApplyStatement? Row, SetStatement? Set) FailedUnit(PostgresException e, NpgsqlBatch batch, List<(ApplyStatement? Row, SetStatement? Set)> units, int completed, int skip)
     {
-        var index = e.BatchCommand is { } failed ? batch.BatchCommands.IndexOf(failed) : -1;
-        return units[index >= 0 ? index : Math.Min(completed, units.Count - 1)];
+        var index = e.BatchCommand is { } failed ? batch.BatchCommands.IndexOf(failed) - skip : -1;
+        return units[index >= 0 && index < units.Count ? index : Math.Min(completed, units.Count - 1)];
     }
 
-    private static string DescribeFailed(PostgresException e, NpgsqlBatch batch, List<(ApplyStatement? Row, SetStatement? Set)> units)
+    private static string DescribeFailed(PostgresException e, NpgsqlBatch batch, List<(ApplyStatement? Row, SetStatement? Set)> units, int skip)
     {
-        var unit = FailedUnit(e, batch, units, 0);
+        var unit = FailedUnit(e, batch, units, 0, skip);
         return (unit.Row ?? unit.Set!.Members[0]).Table.Table.Destination.ToString();
     }
 
     /// <summary>The statement that raised an error: the driver names it, else it is the first without a complete result.</summary>
-    private static ApplyStatement FailedStatement(PostgresException e, NpgsqlBatch batch, ApplyStatement[] statements, int completed)
+    private static ApplyStatement FailedStatement(PostgresException e, NpgsqlBatch batch, ApplyStatement[] statements, int completed, int skip)
     {
-        var index = e.BatchCommand is { } failed ? batch.BatchCommands.IndexOf(failed) : -1;
-        return statements[index >= 0 ? index : Math.Min(completed, statements.Length - 1)];
+        var index = e.BatchCommand is { } failed ? batch.BatchCommands.IndexOf(failed) - skip : -1;
+        return statements[index >= 0 && index < statements.Length ? index : Math.Min(completed, statements.Length - 1)];
     }
 
     private TaskEvent ConflictEvent(ApplyStatement statement, string kind, string resolution) => new()
