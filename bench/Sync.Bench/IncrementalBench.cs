@@ -80,6 +80,13 @@ internal static partial class IncrementalBench
         await service.WaitAsync("bench-inc", WaitCondition.FullSyncComplete, TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(1), null, CancellationToken.None);
         await ExecuteAsync(target, db, ProbeTrigger);
         var slot = TaskNaming.SlotName(service.Get("bench-inc").Definition);
+        // The live phase measures the stream's processes: wait for its apply session, opened as the stream starts.
+        var waiting = Stopwatch.StartNew();
+        while (await ScalarAsync<int>(target, db, "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE application_name = 'sync:bench-inc:apply'") == 0)
+        {
+            if (waiting.Elapsed > TimeSpan.FromMinutes(2)) throw new TimeoutException("Sync's stream did not open its apply session");
+            await Task.Delay(100);
+        }
         async Task<double> FollowerCpu(string phase)
         {
             var worker = service.Get("bench-inc").State.Worker?.ProcessId ?? 0;
