@@ -36,6 +36,8 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
             TaskScope? scope = null;
             if (source is not null)
             {
+                // The current WAL rate is measured over the checks that come before the one that needs it.
+                var walMark = incremental ? await WalMark.TakeAsync(source, ct).ConfigureAwait(false) : null;
                 scope = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(source, includeFunctions: false, ct).ConfigureAwait(false));
                 checks.Add(scope.DataTables.Any() || scope.Tables.Count > 0
                     ? PrecheckResult.Pass(PrecheckIds.Selection, "Selected objects", $"{scope.DataTables.Count()} tables and {scope.Tables.Count(t => t.Source.IsView)} views are selected.")
@@ -46,7 +48,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
                 checks.Add(CheckUnsupportedObjects(scope));
                 if (incremental)
                 {
-                    await CheckReplicationSettingsAsync(task, source, checks, ct).ConfigureAwait(false);
+                    await CheckReplicationSettingsAsync(task, source, walMark, checks, ct).ConfigureAwait(false);
                     CheckReplicaIdentity(scope, checks);
                 }
                 await CheckRowFiltersAsync(task, source, scope, incremental, checks, ct).ConfigureAwait(false);
@@ -72,10 +74,10 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
     /// max_slot_wal_keep_size against the task's connection retry window: unlimited lets a stopped or lagging task fill
     /// the source's disk; too small loses the slot (and needs a reset) during an outage the task would otherwise ride
     /// out. "Too small" is measured by the source's WAL rate (PostgreSQL 14+): the higher of its average since its WAL
-    /// statistics began and the rate of the last second, so that neither a long idle history nor a quiet moment hides
+    /// statistics began and its rate while the checks ran (at least a second, <see cref="WalMark"/>), so that neither a long idle history nor a quiet moment hides
     /// the load the task will stream.
     /// </summary>
-    private static async Task<PrecheckResult> CheckSlotWalRetentionAsync(TaskDefinition task, NpgsqlConnection source, string keep, CancellationToken ct)
+    private static async Task<PrecheckResult> CheckSlotWalRetentionAsync(TaskDefinition task, NpgsqlConnection source, string keep, WalMark? walMark, CancellationToken ct)
     {
         const string name = "WAL retained by the slot";
         var minutes = task.Options.ConnectionRetryMinutes;
@@ -93,7 +95,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
             return PrecheckResult.Pass(PrecheckIds.SlotWalRetention, name, $"max_slot_wal_keep_size is {keep}; check it covers {minutes} minutes of WAL (the source is too old to report its WAL rate).");
         var average = await source.ScalarAsync<double>(
             "SELECT (wal_bytes / greatest(1, extract(epoch FROM now() - coalesce(stats_reset, pg_postmaster_start_time()))))::float8 FROM pg_stat_wal", ct).ConfigureAwait(false);
-        var current = await CurrentWalRateAsync(source, ct).ConfigureAwait(false);
+        var current = walMark is null ? 0 : await walMark.RateAsync(source, ct).ConfigureAwait(false);
         var perSecond = Math.Max(average, current);
         var which = current > average ? "current" : "average";
         var needed = (long)(perSecond * minutes * 60);
@@ -106,15 +108,28 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
             $"ALTER SYSTEM SET max_slot_wal_keep_size = '{Math.Max(1, needed / 1048576 + 1)}MB'; SELECT pg_reload_conf(); -- or a shorter -ConnectionRetryMinutes");
     }
 
-    /// <summary>WAL bytes a second written on the source over one second now (0 on a standby, which writes none itself).</summary>
-    private static async Task<double> CurrentWalRateAsync(NpgsqlConnection source, CancellationToken ct)
+    /// <summary>
+    /// The source's WAL position when the checks began, to measure its current WAL rate over at least a second without
+    /// a second's wait of its own: the checks before the one that needs the rate take part of it. Null on a standby
+    /// (which writes no WAL itself) and on sources before 14.
+    /// </summary>
+    private sealed class WalMark(string lsn)
     {
-        if (await source.ScalarAsync<bool>("SELECT pg_is_in_recovery()", ct).ConfigureAwait(false)) return 0;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var start = await source.ScalarAsync<string>("SELECT pg_current_wal_lsn()::text", ct).ConfigureAwait(false);
-        await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
-        var bytes = await source.ScalarAsync<double>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8", ct, start).ConfigureAwait(false);
-        return bytes / Math.Max(0.001, clock.Elapsed.TotalSeconds);
+        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
+        public static async Task<WalMark?> TakeAsync(NpgsqlConnection source, CancellationToken ct) =>
+            source.PostgreSqlVersion.Major < 14 || await source.ScalarAsync<bool>("SELECT pg_is_in_recovery()", ct).ConfigureAwait(false)
+                ? null
+                : new WalMark(await source.ScalarAsync<string>("SELECT pg_current_wal_lsn()::text", ct).ConfigureAwait(false));
+
+        /// <summary>WAL bytes a second since the mark, waiting until a second has passed since it.</summary>
+        public async Task<double> RateAsync(NpgsqlConnection source, CancellationToken ct)
+        {
+            var left = TimeSpan.FromSeconds(1) - _clock.Elapsed;
+            if (left > TimeSpan.Zero) await Task.Delay(left, ct).ConfigureAwait(false);
+            var bytes = await source.ScalarAsync<double>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8", ct, lsn).ConfigureAwait(false);
+            return bytes / Math.Max(0.001, _clock.Elapsed.TotalSeconds);
+        }
     }
 
     private static string Megabytes(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:N0} MB");
@@ -251,7 +266,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
                 string.Join(Environment.NewLine, remedies.Take(50))));
     }
 
-    private async Task CheckReplicationSettingsAsync(TaskDefinition task, NpgsqlConnection source, List<PrecheckResult> checks, CancellationToken ct)
+    private async Task CheckReplicationSettingsAsync(TaskDefinition task, NpgsqlConnection source, WalMark? walMark, List<PrecheckResult> checks, CancellationToken ct)
     {
         var settings = await SettingsAsync(source, ct).ConfigureAwait(false);
         checks.Add(settings["wal_level"] == "logical"
@@ -289,7 +304,7 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
         var keep = source.PostgreSqlVersion.Major >= 13
             ? await source.ScalarAsync<string>("SELECT current_setting('max_slot_wal_keep_size')", ct).ConfigureAwait(false)
             : "-1";
-        checks.Add(await CheckSlotWalRetentionAsync(task, source, keep, ct).ConfigureAwait(false));
+        checks.Add(await CheckSlotWalRetentionAsync(task, source, keep, walMark, ct).ConfigureAwait(false));
 
         var replication = connections.Build(task.Source, $"sync:{task.Name}:precheck", replication: true).ConnectionString;
         try
