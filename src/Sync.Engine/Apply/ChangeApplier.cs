@@ -179,7 +179,9 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
             await using var alone = new NpgsqlBatch(connection);
             if (TakeBegin() is { } first) alone.BatchCommands.Add(first);
             alone.BatchCommands.Add(trailer);
-            await alone.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            try { await alone.ExecuteNonQueryAsync(ct).ConfigureAwait(false); }
+            // Here the driver may not name the failed command; only the checkpoint can fail (a BEGIN is no error).
+            catch (PostgresException e) when (e.BatchCommand is null || ReferenceEquals(e.BatchCommand, trailer)) { throw CheckpointFailure(e); }
             return;
         }
         var statements = _pending.ToArray();
@@ -208,11 +210,10 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
                 rows.Add(result);
             } while (await reader.NextResultAsync(ct).ConfigureAwait(false));
         }
-        catch (PostgresException e) when (trailer is not null && ReferenceEquals(e.BatchCommand, trailer))
+        // The driver does not always name the failed command: when every unit's result has been read, it was the checkpoint.
+        catch (PostgresException e) when (trailer is not null && (ReferenceEquals(e.BatchCommand, trailer) || (e.BatchCommand is null && rows.Count >= units.Count)))
         {
-            var info = ErrorClassifier.ClassifySqlState(e.SqlState, ErrorClassifier.Describe(e), taskName);
-            throw new SyncException(info.Retriable ? info.ErrorId : ErrorIds.CheckpointCorrupt, info.Category,
-                $"Recording the checkpoint of task '{taskName}' on the destination failed: {info.Message}", taskName, info.Retriable, e, e.SqlState);
+            throw CheckpointFailure(e);
         }
         catch (PostgresException e) when (e.SqlState == "23505" && SetMode)
         {
@@ -276,6 +277,14 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
             _pending.AddRange(corrections);
             await FlushAsync(ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Recording the checkpoint failed: retried when the server's error is, else the checkpoint is unusable.</summary>
+    private SyncException CheckpointFailure(PostgresException e)
+    {
+        var info = ErrorClassifier.ClassifySqlState(e.SqlState, ErrorClassifier.Describe(e), taskName);
+        return new SyncException(info.Retriable ? info.ErrorId : ErrorIds.CheckpointCorrupt, info.Category,
+            $"Recording the checkpoint of task '{taskName}' on the destination failed: {info.Message}", taskName, info.Retriable, e, e.SqlState);
     }
 
     /// <summary>Marks an ApplyConflict that should be replayed row by row.</summary>
