@@ -17,7 +17,8 @@ namespace Sync.Engine.Stream;
 /// Linux only: there the mark decides when a TCP socket is reported readable, while a read that does not wait still
 /// returns whatever has arrived. The mark stays at a quarter of the socket's receive buffer at most: Linux grows the
 /// buffer, and pins the receive window, when a mark needs more room than the buffer has, and a pinned window would
-/// slow a stream from a distant source.
+/// slow a stream from a distant source. A quarter is a margin, not a guarantee: newer kernels size that room by the
+/// socket's measured overhead.
 /// </para>
 /// <para>
 /// Npgsql does not expose the socket, so it is read from the driver's connector by reflection. When a driver version

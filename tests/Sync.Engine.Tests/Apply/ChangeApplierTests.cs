@@ -36,24 +36,31 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
             await applier.BeginSourceTransactionAsync(CancellationToken.None);
             if (withChange)
                 await applier.AddAsync(new ApplyStatement("INSERT INTO applied VALUES ($1::int) RETURNING true", ["1"], null!, StatementMeaning.Insert, null, null), CancellationToken.None);
-            applier.EndSourceTransaction(new CommitEvent(new SyncLsn(0x10), new SyncLsn(0x20), DateTimeOffset.UtcNow), counted: !withChange);
+            applier.EndSourceTransaction(new CommitEvent(new SyncLsn(0x10), new SyncLsn(0x20), DateTimeOffset.UtcNow), counted: withChange);
             var error = await Assert.ThrowsAsync<SyncException>(() => applier.CommitGroupAsync(_ => { }, CancellationToken.None));
             Assert.StartsWith($"Recording the checkpoint of task '{task.Name}' on the destination failed", error.Message);
             Assert.IsType<PostgresException>(error.InnerException);
+            Assert.Equal(error.Retriable ? error.ErrorId : ErrorIds.CheckpointCorrupt, error.ErrorId);
+            Assert.False(error.Retriable);
 
             await applier.RollbackAsync();
             Assert.False(applier.GroupOpen);
             Assert.Equal(default, applier.Committed);
             // The change went back with the group; the session is usable again and outside any transaction.
             await using (var count = new NpgsqlCommand("SELECT count(*) FROM applied", connection)) Assert.Equal(0L, await count.ExecuteScalarAsync());
-            await using var state = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE pid = pg_backend_pid() AND state = 'active' AND backend_xid IS NULL", connection);
-            Assert.Equal(1L, await state.ExecuteScalarAsync());
+            // Outside a transaction block, a savepoint is refused.
+            await using var savepoint = new NpgsqlCommand("SAVEPOINT probe", connection);
+            Assert.Equal("25P01", (await Assert.ThrowsAsync<PostgresException>(() => savepoint.ExecuteNonQueryAsync())).SqlState);
         }
         finally
         {
-            await using var drop = new NpgsqlCommand("SELECT pg_replication_origin_drop($1) WHERE pg_replication_origin_oid($1) IS NOT NULL", connection);
+            // Origins are the cluster's, not the database's: dropped from a session of their own, after this one ends.
+            await connection.CloseAsync();
+            await using var cleanup = new NpgsqlConnection(db.DestinationConnectionString);
+            await cleanup.OpenAsync();
+            await using var drop = new NpgsqlCommand("SELECT pg_replication_origin_drop($1) WHERE pg_replication_origin_oid($1) IS NOT NULL", cleanup);
             drop.Parameters.AddWithValue(TaskNaming.OriginName(task));
-            try { await drop.ExecuteNonQueryAsync(); } catch (PostgresException) { }
+            await drop.ExecuteNonQueryAsync();
         }
     }
 }

@@ -39,6 +39,8 @@ public sealed class PgOutputReaderTests(PostgresFixture postgres)
             if (QuietSocket.Of(connection) is { } quiet) Assert.Equal(1, quiet.LowWater);
         }
 
+        // The slot is the cluster's: gone before the database is, whatever the walsender's state.
+        await TestTasks.WaitUntilAsync(() => db.TryDropSlotInUse(slot), TimeSpan.FromSeconds(30), $"slot {slot} dropped");
         Assert.Equal(2, seen.Count(s => s == nameof(CommitEvent)));
         Assert.Equal("caught up", seen[^1]);
         Assert.Equal(nameof(CommitEvent), seen.Last(s => s != "caught up"));
