@@ -57,7 +57,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     /// on its own (as the driver's transaction object does), the server answered it apart from them, which woke the
     /// worker once more per group.
     /// </summary>
-    public Task BeginSourceTransactionAsync(CancellationToken ct)
+    public void BeginSourceTransaction()
     {
         if (!_groupOpen)
         {
@@ -68,7 +68,6 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
             _groupChanges = 0;
         }
         _hasUncommittedSource = true;
-        return Task.CompletedTask;
     }
 
     /// <summary>The group's BEGIN, if it has not gone out yet: the caller puts it first in what it sends.</summary>
@@ -225,7 +224,8 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         }
         catch (PostgresException e) when (e.SqlState == "23505")
         {
-            throw await ConflictFailureAsync(FailedStatement(e, batch, statements, rows.Count, skip), e, ct).ConfigureAwait(false);
+            // Row by row (set mode's conflicts are caught above), so each unit is one statement.
+            throw await ConflictFailureAsync(FailedUnit(e, batch, units, rows.Count, skip).Row!, e, ct).ConfigureAwait(false);
         }
         catch (PostgresException e)
         {
@@ -357,13 +357,6 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     {
         var unit = FailedUnit(e, batch, units, 0, skip);
         return (unit.Row ?? unit.Set!.Members[0]).Table.Table.Destination.ToString();
-    }
-
-    /// <summary>The statement that raised an error: the driver names it, else it is the first without a complete result.</summary>
-    private static ApplyStatement FailedStatement(PostgresException e, NpgsqlBatch batch, ApplyStatement[] statements, int completed, int skip)
-    {
-        var index = e.BatchCommand is { } failed ? batch.BatchCommands.IndexOf(failed) - skip : -1;
-        return statements[index >= 0 && index < statements.Length ? index : Math.Min(completed, statements.Length - 1)];
     }
 
     private TaskEvent ConflictEvent(ApplyStatement statement, string kind, string resolution) => new()

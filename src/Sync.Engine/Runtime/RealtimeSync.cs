@@ -307,7 +307,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                         commitLsn = begin.CommitLsn;
                         await TakeBackAsync(begin.CommitLsn).ConfigureAwait(false);
                         skipping = resumeAt is { } done && begin.CommitLsn < done;
-                        if (!skipping) await applier.BeginSourceTransactionAsync(halt).ConfigureAwait(false);
+                        if (!skipping) applier.BeginSourceTransaction();
                         break;
                     case RelationEvent relation when HeartbeatTable.IsHeartbeat(task, relation.Schema, relation.Name):
                         heartbeatRelation = relation.RelationId;

@@ -29,7 +29,6 @@ public static class WorkerLauncher
             start.ArgumentList.Add("sync-worker");
             start.ArgumentList.Add(spec.FileName);
             foreach (var a in spec.Arguments) start.ArgumentList.Add(a);
-            start.Environment["SYNC_WORKER_LOG"] = logPath;
         }
         foreach (var (key, value) in WorkerEnvironment(spec, taskName, storeRoot, logPath, System.Environment.GetEnvironmentVariable, streamsOnly))
             start.Environment[key] = value;

@@ -16,8 +16,13 @@ public sealed class StreamEventQueue
     private readonly Channel<Batch> _channel;
     private readonly List<StreamEvent> _gathering = new(MaxBatch);
     private bool _lastHandedOverCaughtUp = true;
-    /// <summary>Whether a source transaction was open when the events now gathering began (a large one spans hand-overs).</summary>
-    private bool _openAtGatherStart;
+    /// <summary>A source transaction is open at the last event added (a large one spans hand-overs).</summary>
+    private bool _inTransaction;
+    /// <summary>
+    /// How many gathered events end at a transaction boundary: after a commit, or after a heartbeat outside a transaction
+    /// (a logical message inside one is part of it).
+    /// </summary>
+    private int _boundary;
     private Batch _current = new([], true);
     private int _next;
 
@@ -31,6 +36,12 @@ public sealed class StreamEventQueue
     public ValueTask AddAsync(StreamEvent e, CancellationToken ct)
     {
         _gathering.Add(e);
+        switch (e)
+        {
+            case BeginEvent: _inTransaction = true; break;
+            case CommitEvent: _inTransaction = false; _boundary = _gathering.Count; break;
+            case HeartbeatEvent when !_inTransaction: _boundary = _gathering.Count; break;
+        }
         return _gathering.Count >= MaxBatch ? HandOverAsync(caughtUp: false, ct) : ValueTask.CompletedTask;
     }
 
@@ -44,11 +55,9 @@ public sealed class StreamEventQueue
 
     private ValueTask HandOverAsync(bool caughtUp, CancellationToken ct)
     {
-        foreach (var e in _gathering)
-            if (e is BeginEvent) _openAtGatherStart = true;
-            else if (e is CommitEvent) _openAtGatherStart = false;
         var batch = new Batch(_gathering.ToArray(), caughtUp);
         _gathering.Clear();
+        _boundary = 0;
         _lastHandedOverCaughtUp = caughtUp;
         return _channel.Writer.WriteAsync(batch, ct);
     }
@@ -60,31 +69,10 @@ public sealed class StreamEventQueue
     /// </summary>
     public void Complete(Exception? error = null)
     {
-        var keep = error is null ? _gathering.Count : Boundary();
+        var keep = error is null ? _gathering.Count : _boundary;
         if (keep > 0) _channel.Writer.TryWrite(new Batch(_gathering.Take(keep).ToArray(), true));
         _gathering.Clear();
         _channel.Writer.TryComplete(error);
-    }
-
-    /// <summary>
-    /// How many gathered events end at a transaction boundary: after a commit, or after a heartbeat outside a
-    /// transaction (a logical message inside one is part of it). A transaction begun in an earlier hand-over is open
-    /// until its commit.
-    /// </summary>
-    private int Boundary()
-    {
-        var open = _openAtGatherStart;
-        var boundary = 0;
-        for (var i = 0; i < _gathering.Count; i++)
-        {
-            switch (_gathering[i])
-            {
-                case BeginEvent: open = true; break;
-                case CommitEvent: open = false; boundary = i + 1; break;
-                case HeartbeatEvent when !open: boundary = i + 1; break;
-            }
-        }
-        return boundary;
     }
 
     /// <summary>Applying side: the next event, if one has been handed over.</summary>

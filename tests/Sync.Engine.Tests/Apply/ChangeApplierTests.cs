@@ -33,7 +33,7 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
             // The session loses its origin: recording the checkpoint (the group's only statement) fails on the server.
             await using (var reset = new NpgsqlCommand("SELECT pg_replication_origin_session_reset()", connection)) await reset.ExecuteNonQueryAsync();
 
-            await applier.BeginSourceTransactionAsync(CancellationToken.None);
+            applier.BeginSourceTransaction();
             if (withChange)
                 await applier.AddAsync(new ApplyStatement("INSERT INTO applied VALUES ($1::int) RETURNING true", ["1"], null!, StatementMeaning.Insert, null, null), CancellationToken.None);
             applier.EndSourceTransaction(new CommitEvent(new SyncLsn(0x10), new SyncLsn(0x20), DateTimeOffset.UtcNow), counted: withChange);

@@ -295,14 +295,14 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
                     if (relations.GetValueOrDefault(row.RelationId) is not { } table || commitLsn < table.SnapshotLsn) break;
                     var statement = StatementBuilder.For(table, row, policy);
                     if (statement is null) break;
-                    if (!inTransaction) await applier.BeginSourceTransactionAsync(ct).ConfigureAwait(false);
+                    if (!inTransaction) applier.BeginSourceTransaction();
                     inTransaction = true;
                     await applier.AddAsync(statement, ct).ConfigureAwait(false);
                     break;
                 case TruncateEvent truncate:
                     var truncated = StatementBuilder.Truncated(truncate, relations, commitLsn);
                     if (truncated.Count == 0) break;
-                    if (!inTransaction) await applier.BeginSourceTransactionAsync(ct).ConfigureAwait(false);
+                    if (!inTransaction) applier.BeginSourceTransaction();
                     inTransaction = true;
                     await applier.TruncateAsync(truncated, truncate.Cascade, truncate.RestartIdentity, ct).ConfigureAwait(false);
                     break;
