@@ -1,5 +1,7 @@
 using Npgsql;
 using Sync.Engine.Apply;
+using Sync.Engine.Catalog;
+using Sync.Engine.Schema;
 using Sync.Engine.Diagnostics;
 using Sync.Engine.Stream;
 using Sync.Engine.Tasks;
@@ -54,13 +56,128 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         }
         finally
         {
-            // Origins are the cluster's, not the database's: dropped from a session of their own, after this one ends.
-            await connection.CloseAsync();
-            await using var cleanup = new NpgsqlConnection(db.DestinationConnectionString);
-            await cleanup.OpenAsync();
-            await using var drop = new NpgsqlCommand("SELECT pg_replication_origin_drop($1) WHERE pg_replication_origin_oid($1) IS NOT NULL", cleanup);
-            drop.Parameters.AddWithValue(TaskNaming.OriginName(task));
-            await drop.ExecuteNonQueryAsync();
+            await DropOriginAsync(connection, db, task);
         }
+    }
+
+    /// <summary>
+    /// Updates of rows the destination lacks, in one group committed with its last statements: the update inserts its own
+    /// row, the GENERATED ALWAYS identity keeps the source's value, a row updated twice ends in its last image, and a
+    /// row kept out by another unique key under Ignore is reported as such. A key change, whose missing row the applier
+    /// inserts after reading the results, goes in a second group that commits on its own.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task UpdatesOfMissingRowsInsertThemAndTheGroupCommitsWithItsCheckpoint(bool setMode)
+    {
+        await using var db = await postgres.CreateDatabasesAsync($"{nameof(UpdatesOfMissingRowsInsertThemAndTheGroupCommitsWithItsCheckpoint)}{setMode}");
+        const string Table = "CREATE TABLE items (id int PRIMARY KEY, n int GENERATED ALWAYS AS IDENTITY, v text UNIQUE)";
+        await db.OnSourceAsync(Table);
+        await db.OnDestinationAsync(Table + "; INSERT INTO items (id, n, v) OVERRIDING SYSTEM VALUE VALUES (1, 10, 'one'), (9, 90, 'taken')");
+        var task = new TaskService(_temp.Store).Create($"applier-upd-{(setMode ? 2 : 1)}", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Options = d.Options with { ConflictPolicy = ConflictPolicy.Ignore } }).Definition;
+        TaskScope scope;
+        await using (var catalog = new NpgsqlConnection(db.SourceConnectionString))
+        {
+            await catalog.OpenAsync();
+            scope = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(catalog, includeFunctions: false, CancellationToken.None));
+        }
+        var relation = new RelationEvent(7, "public", "items", ["id", "n", "v"], [true, false, false], FullIdentity: false);
+        var table = new ApplyTable(relation, scope.Find(new QualifiedName("public", "items"))!, scope, SyncLsn.Invalid);
+        RowEvent Update(string id, string n, string v, string? oldId = null) =>
+            new(RowChangeKind.Update, 7, oldId is null ? null : [oldId, null, null], false, [id, n, v], [false, false, false]);
+
+        await using var connection = new NpgsqlConnection(db.DestinationConnectionString);
+        await connection.OpenAsync();
+        await using (var role = new NpgsqlCommand("SET session_replication_role = replica", connection)) await role.ExecuteNonQueryAsync();
+        var checkpoint = await Checkpoint.OpenAsync(connection, task, CancellationToken.None);
+        try
+        {
+            var applier = new ChangeApplier(connection, checkpoint, task.Name, TimeProvider.System) { SetMode = setMode };
+            var conflicts = new List<TaskEvent>();
+            async Task GroupAsync(ulong end, params RowEvent[] changes)
+            {
+                applier.BeginSourceTransaction();
+                foreach (var change in changes) await applier.AddAsync(StatementBuilder.For(table, change, ConflictPolicy.Ignore)!, CancellationToken.None);
+                applier.EndSourceTransaction(new CommitEvent(new SyncLsn(end - 8), new SyncLsn(end), DateTimeOffset.UtcNow));
+                await applier.CommitGroupAsync(conflicts.AddRange, CancellationToken.None);
+            }
+
+            var found = StatementBuilder.For(table, Update("1", "10", "one, updated"), ConflictPolicy.Ignore)!;
+            Assert.Equal(StatementMeaning.UpdateOrInsert, found.Meaning);
+            await GroupAsync(0x100, Update("1", "10", "one, updated"), Update("2", "20", "two"), Update("3", "30", "three"), Update("3", "30", "three, again"),
+                Update("4", "40", "taken"));
+            Assert.Equal(new SyncLsn(0x100), applier.Committed);
+            Assert.Equal(new SyncLsn(0x100), await checkpoint.ReadAsync(connection, CancellationToken.None));
+            Assert.Equal("1:10:one, updated 2:20:two 3:30:three, again 9:90:taken",
+                await db.DestinationScalarAsync<string>("SELECT string_agg(id || ':' || n || ':' || v, ' ' ORDER BY id) FROM items"));
+            Assert.Equal(["(id=2):inserted", "(id=3):inserted", "(id=4):not inserted"],
+                conflicts.Select(c => $"{c.Data!["key"]}:{(c.Data["resolution"].StartsWith("inserted") ? "inserted" : c.Data["resolution"].Contains("not inserted") ? "not inserted" : c.Data["resolution"])}")
+                    .Distinct().Order());
+            Assert.All(conflicts, c => Assert.Equal("UpdateMissing", c.Data!["kind"]));
+
+            conflicts.Clear();
+            var keyChange = Update("6", "50", "six", oldId: "5");
+            Assert.Equal(StatementMeaning.Update, StatementBuilder.For(table, keyChange, ConflictPolicy.Ignore)!.Meaning);
+            await GroupAsync(0x200, keyChange);
+            Assert.Equal(new SyncLsn(0x200), await checkpoint.ReadAsync(connection, CancellationToken.None));
+            Assert.Equal("6:50:six", await db.DestinationScalarAsync<string>("SELECT id || ':' || n || ':' || v FROM items WHERE id = 6"));
+            Assert.Equal("(id=5) inserted the source row", Assert.Single(conflicts).Data!["key"] + " " + conflicts[0].Data!["resolution"]);
+        }
+        finally
+        {
+            await DropOriginAsync(connection, db, task);
+        }
+    }
+
+    /// <summary>A COMMIT that fails after the group's last statements and checkpoint is reported as the commit's failure, and nothing of the group took effect.</summary>
+    [Fact]
+    public async Task AFailedCommitIsReportedAsTheCommitsAndLeavesTheCheckpointWhereItWas()
+    {
+        await using var db = await postgres.CreateDatabasesAsync(nameof(AFailedCommitIsReportedAsTheCommitsAndLeavesTheCheckpointWhereItWas));
+        // A deferred constraint trigger that fires even for replicas and refuses every row when the transaction commits.
+        await db.OnDestinationAsync("""
+            CREATE TABLE applied (id int PRIMARY KEY);
+            CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused at commit' USING ERRCODE = 'P0001'; END $$;
+            CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON applied DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse();
+            ALTER TABLE applied ENABLE ALWAYS TRIGGER refuse_at_commit;
+            """);
+        var task = new TaskService(_temp.Store).Create("applier-commit", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name)).Definition;
+        await using var connection = new NpgsqlConnection(db.DestinationConnectionString);
+        await connection.OpenAsync();
+        var checkpoint = await Checkpoint.OpenAsync(connection, task, CancellationToken.None);
+        try
+        {
+            var applier = new ChangeApplier(connection, checkpoint, task.Name, TimeProvider.System);
+            applier.BeginSourceTransaction();
+            await applier.AddAsync(new ApplyStatement("INSERT INTO applied VALUES ($1::int) RETURNING true", ["1"], null!, StatementMeaning.Insert, null, null), CancellationToken.None);
+            applier.EndSourceTransaction(new CommitEvent(new SyncLsn(0x10), new SyncLsn(0x20), DateTimeOffset.UtcNow));
+            var error = await Assert.ThrowsAsync<SyncException>(() => applier.CommitGroupAsync(_ => { }, CancellationToken.None));
+            Assert.StartsWith($"Committing a group of changes of task '{task.Name}' on the destination failed, so none of them took effect", error.Message);
+            Assert.Contains("refused at commit", error.Message);
+            Assert.Equal("P0001", Assert.IsType<PostgresException>(error.InnerException).SqlState);
+
+            await applier.RollbackAsync();
+            Assert.Equal(default, applier.Committed);
+            Assert.Null(await checkpoint.ReadAsync(connection, CancellationToken.None));
+            await using var count = new NpgsqlCommand("SELECT count(*) FROM applied", connection);
+            Assert.Equal(0L, await count.ExecuteScalarAsync());
+        }
+        finally
+        {
+            await DropOriginAsync(connection, db, task);
+        }
+    }
+
+    /// <summary>Origins are the cluster's, not the database's: dropped from a session of their own, after the applier's ends.</summary>
+    private static async Task DropOriginAsync(NpgsqlConnection connection, DatabasePair db, TaskDefinition task)
+    {
+        await connection.CloseAsync();
+        await using var cleanup = new NpgsqlConnection(db.DestinationConnectionString);
+        await cleanup.OpenAsync();
+        await using var drop = new NpgsqlCommand("SELECT pg_replication_origin_drop($1) WHERE pg_replication_origin_oid($1) IS NOT NULL", cleanup);
+        drop.Parameters.AddWithValue(TaskNaming.OriginName(task));
+        await drop.ExecuteNonQueryAsync();
     }
 }
