@@ -28,16 +28,12 @@ public sealed record ApplyStatement(string Sql, IReadOnlyList<string?> Parameter
     /// <summary>Relation columns and values that find the row (UPDATE and DELETE by key).</summary>
     public IReadOnlyList<int> KeyColumns { get; init; } = [];
     public IReadOnlyList<string?> KeyValues { get; init; } = [];
-    /// <summary>For <see cref="StatementMeaning.UpdateOrInsert"/>: the relation columns of the row it inserts when the row is missing.</summary>
-    public IReadOnlyList<int> InsertColumns { get; init; } = [];
-    /// <summary>Values of the inserted row's columns that are neither set nor keys (identity columns that are GENERATED ALWAYS), in column order.</summary>
-    public IReadOnlyList<string?> ExtraValues { get; init; } = [];
     public ConflictPolicy Policy { get; init; }
 
     /// <summary>Statements of one shape (same SQL text) can be applied as one set-wise statement.</summary>
     public bool SetCapable => Meaning switch
     {
-        StatementMeaning.Update or StatementMeaning.UpdateOrInsert or StatementMeaning.Delete => Table.SetCapable && KeyColumns.Count > 0,
+        StatementMeaning.Update or StatementMeaning.Delete => Table.SetCapable && KeyColumns.Count > 0,
         // A plain insert needs no key to report its result: it either inserts or fails.
         StatementMeaning.Insert => true,
         _ => Table.SetCapable && Table.KeyIndexes.All(ValueColumns.Contains),
@@ -63,11 +59,6 @@ public enum StatementMeaning
     Insert,
     /// <summary>A row means the update found its row; none means the row is missing and <see cref="ApplyStatement.Correction"/> applies.</summary>
     Update,
-    /// <summary>
-    /// An update that inserts its row when the row is missing, in the same statement: a row saying false means the row
-    /// was found and updated, true that it was inserted; none that the insert was kept out by a conflict (policy Ignore).
-    /// </summary>
-    UpdateOrInsert,
     /// <summary>A row means a row was deleted; none means it was already missing.</summary>
     Delete,
 }

@@ -130,12 +130,8 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     public async Task CommitGroupAsync(Action<IReadOnlyList<TaskEvent>> onConflicts, CancellationToken ct)
     {
         if (!_groupOpen) return;
-        var trailer = _groupTransactions > 0 ? checkpoint.RecordCommand(LastEnd, LastCommitTime) : null;
-        // The COMMIT travels with the group's last statements, in their round trip, unless a result must be read before
-        // it: an update whose missing row the applier inserts afterwards (a key change, or a table without a usable key).
-        var commitInBatch = (trailer is not null || _pending.Count > 0) && !_pending.Any(s => s.Meaning == StatementMeaning.Update);
-        await FlushAsync(ct, trailer, commitInBatch).ConfigureAwait(false);
-        if (_begun && !commitInBatch)
+        await FlushAsync(ct, _groupTransactions > 0 ? checkpoint.RecordCommand(LastEnd, LastCommitTime) : null).ConfigureAwait(false);
+        if (_begun)
         {
             await using var commit = new NpgsqlCommand("COMMIT", connection);
             try { await commit.ExecuteNonQueryAsync(ct).ConfigureAwait(false); }
@@ -172,15 +168,22 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         LastEnd = Committed;
     }
 
-    public Task FlushAsync(CancellationToken ct) => FlushAsync(ct, null, commit: false);
+    public Task FlushAsync(CancellationToken ct) => FlushAsync(ct, null);
 
-    /// <summary>
-    /// Sends the pending statements; <paramref name="trailer"/> (the checkpoint) goes last in the same round trip, its
-    /// result not read as a change's, and with <paramref name="commit"/> the group's COMMIT after it.
-    /// </summary>
-    private async Task FlushAsync(CancellationToken ct, NpgsqlBatchCommand? trailer, bool commit)
+    /// <summary>Sends the pending statements; <paramref name="trailer"/> (the checkpoint) goes last in the same round trip, its result not read as a change's.</summary>
+    private async Task FlushAsync(CancellationToken ct, NpgsqlBatchCommand? trailer)
     {
-        if (_pending.Count == 0 && trailer is null) return;
+        if (_pending.Count == 0)
+        {
+            if (trailer is null) return;
+            await using var alone = new NpgsqlBatch(connection);
+            if (TakeBegin() is { } first) alone.BatchCommands.Add(first);
+            alone.BatchCommands.Add(trailer);
+            try { await alone.ExecuteNonQueryAsync(ct).ConfigureAwait(false); }
+            // Here the driver may not name the failed command; only the checkpoint can fail (a BEGIN is no error).
+            catch (PostgresException e) when (e.BatchCommand is null || ReferenceEquals(e.BatchCommand, trailer)) { throw CheckpointFailure(e); }
+            return;
+        }
         var statements = _pending.ToArray();
         _pending.Clear();
         await using var batch = new NpgsqlBatch(connection);
@@ -191,10 +194,6 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         var skip = begin is null ? 0 : 1;
         foreach (var unit in units) batch.BatchCommands.Add(unit.Set?.Command ?? unit.Row!.ToBatchCommand());
         if (trailer is not null) batch.BatchCommands.Add(trailer);
-        var commitCommand = commit && _begun ? new NpgsqlBatchCommand("COMMIT") : null;
-        if (commitCommand is not null) batch.BatchCommands.Add(commitCommand);
-        // Every unit and the checkpoint return a result set, the COMMIT none: as many results as this were read before it.
-        var beforeCommit = units.Count + (trailer is null ? 0 : 1);
         var rows = new List<List<object?[]>>(units.Count);
         try
         {
@@ -211,11 +210,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
                 rows.Add(result);
             } while (await reader.NextResultAsync(ct).ConfigureAwait(false));
         }
-        // The driver does not always name the failed command: it is told by the results read before the error.
-        catch (PostgresException e) when (commitCommand is not null && (ReferenceEquals(e.BatchCommand, commitCommand) || (e.BatchCommand is null && rows.Count >= beforeCommit)))
-        {
-            throw CommitFailure(e);
-        }
+        // The driver does not always name the failed command: when every unit's result has been read, it was the checkpoint.
         catch (PostgresException e) when (trailer is not null && (ReferenceEquals(e.BatchCommand, trailer) || (e.BatchCommand is null && rows.Count >= units.Count)))
         {
             throw CheckpointFailure(e);
@@ -260,14 +255,6 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
             var statement = statements[i];
             var result = results.GetValueOrDefault(statement) ?? [];
             AppliedRows++;
-            if (statement.Meaning == StatementMeaning.UpdateOrInsert)
-            {
-                // Found and updated: false, or 1 when folded into a later update of the row. Inserted: true. Neither: kept out.
-                if (result.Count == 1 && result[0] is true) _conflicts.Add(ConflictEvent(statement, "UpdateMissing", "inserted the source row"));
-                else if (result.Count == 0)
-                    _conflicts.Add(ConflictEvent(statement, "UpdateMissing", "the source row was not inserted: it conflicts with another key of the destination (policy Ignore)"));
-                continue;
-            }
             if (statement.Meaning == StatementMeaning.Update && result.Count == 0)
             {
                 // The row is missing: it becomes an INSERT, unless a later statement of this batch decides that row.
@@ -287,7 +274,6 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         }
         if (corrections.Count > 0)
         {
-            if (commitCommand is not null) throw new InvalidOperationException("A group committed with its last statements cannot take corrections after them.");
             AppliedRows -= corrections.Count;
             _pending.AddRange(corrections);
             await FlushAsync(ct).ConfigureAwait(false);
@@ -361,8 +347,8 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         for (var i = statements.Length - 1; i >= 0; i--)
         {
             var statement = statements[i];
-            keep[i] = !(statement.Meaning is StatementMeaning.Update or StatementMeaning.UpdateOrInsert && statement.KeyColumns.Count > 0 && statement.TouchedKeys.Count == 1 &&
-                        next.TryGetValue(statement.TouchedKeys[0], out var later) && later.Meaning == statement.Meaning &&
+            keep[i] = !(statement.Meaning == StatementMeaning.Update && statement.KeyColumns.Count > 0 && statement.TouchedKeys.Count == 1 &&
+                        next.TryGetValue(statement.TouchedKeys[0], out var later) && later.Meaning == StatementMeaning.Update &&
                         later.TouchedKeys.Count == 1 && ReferenceEquals(later.Table, statement.Table) && later.Sql == statement.Sql);
             foreach (var key in statement.TouchedKeys) next[key] = keep[i] ? statement : next.GetValueOrDefault(key, statement);
         }
@@ -411,10 +397,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         }
         var source = statement.NewRow is null ? "(none)" : "(" + string.Join(", ", statement.NewRow.Select((v, i) => $"{table.Relation.Columns[i]}={v ?? "NULL"}")) + ")";
         return new SyncException(ErrorIds.ApplyConflict, SyncErrorCategory.ResourceExists,
-            $"Task '{taskName}' stopped on a conflict in {table.Table.Destination}: " +
-            (statement.Meaning == StatementMeaning.UpdateOrInsert
-                ? $"the source updated key {statement.Key}, which the destination lacks, and inserting the row conflicts with an existing key. "
-                : $"the source inserted key {statement.Key}, which the destination already has. ") +
+            $"Task '{taskName}' stopped on a conflict in {table.Table.Destination}: the source inserted key {statement.Key}, which the destination already has. " +
             $"Source row: {source}. Destination row: {existing ?? "(not readable)"}. The conflict policy is Fail; resolve the row, or set -ConflictPolicy Ignore or Overwrite, then start the task again. ({error.MessageText})",
             table.Table.Destination.ToString(), retriable: false, error, error.SqlState);
     }

@@ -64,8 +64,7 @@ public sealed class Checkpoint
 
     /// <summary>
     /// The statement that records <paramref name="endLsn"/> inside the open transaction, so it commits with the changes; null
-    /// when nothing is recorded. It goes out with the group's last statements, in the same round trip, and returns a row
-    /// either way, so that the applier can tell its failure from the COMMIT's after it.
+    /// when nothing is recorded. It goes out with the group's last statements, in the same round trip.
     /// </summary>
     public NpgsqlBatchCommand? RecordCommand(SyncLsn endLsn, DateTimeOffset commitTime)
     {
@@ -73,7 +72,7 @@ public sealed class Checkpoint
         var command = new NpgsqlBatchCommand(UsesOrigin
             ? "SELECT pg_replication_origin_xact_setup($1::pg_lsn, $2)"
             : $"INSERT INTO {_table.Sql} (id, end_lsn, commit_time, updated_at) VALUES (1, $1::pg_lsn, $2, now()) " +
-              "ON CONFLICT (id) DO UPDATE SET end_lsn = EXCLUDED.end_lsn, commit_time = EXCLUDED.commit_time, updated_at = now() RETURNING 1");
+              "ON CONFLICT (id) DO UPDATE SET end_lsn = EXCLUDED.end_lsn, commit_time = EXCLUDED.commit_time, updated_at = now()");
         command.Parameters.Add(new NpgsqlParameter { Value = endLsn.ToString() });
         command.Parameters.Add(new NpgsqlParameter { Value = commitTime });
         return command;

@@ -49,42 +49,6 @@ public sealed class SetStatement
                     .Append(" RETURNING v.ord");
                 break;
             }
-            case StatementMeaning.UpdateOrInsert:
-            {
-                var values = first.ValueColumns.Select((c, i) => AddArray(m => m.Values[i])).ToList();
-                var keys = first.KeyColumns.Select((c, i) => AddArray(m => m.KeyValues[i])).ToList();
-                var extra = first.InsertColumns.Where(c => !first.ValueColumns.Contains(c) && !first.KeyColumns.Contains(c)).ToList();
-                var extras = extra.Select((c, i) => AddArray(m => m.ExtraValues[i])).ToList();
-                var names = Enumerable.Range(0, values.Count).Select(i => $"p{i}").Concat(Enumerable.Range(0, keys.Count).Select(i => $"k{i}"))
-                    .Concat(Enumerable.Range(0, extras.Count).Select(i => $"e{i}")).ToList();
-                string Source(int c)
-                {
-                    var setAt = first.ValueColumns.ToList().IndexOf(c);
-                    var keyAt = first.KeyColumns.ToList().IndexOf(c);
-                    return $"v.{(setAt >= 0 ? $"p{setAt}" : keyAt >= 0 ? $"k{keyAt}" : $"e{extra.IndexOf(c)}")}::{Type(c)}";
-                }
-                var set = first.ValueColumns.Select((c, i) => $"{Column(c)} = v.p{i}::{Type(c)}").DefaultIfEmpty("ctid = t.ctid");
-                var match = string.Join(" AND ", first.KeyColumns.Select((c, i) => $"t.{Column(c)} = v.k{i}::{Type(c)}"));
-                // The update's and the insert's rows never meet: the insert takes only the members the update did not find.
-                sql.Append($"WITH v AS (SELECT * FROM unnest({string.Join(", ", values.Concat(keys).Concat(extras))}) WITH ORDINALITY AS v({string.Join(", ", names)}, ord)), ")
-                    .Append($"u AS (UPDATE {table.Target} t SET {string.Join(", ", set)} FROM v WHERE {match} RETURNING v.ord), ")
-                    .Append($"i AS (INSERT INTO {table.Target} ({string.Join(", ", first.InsertColumns.Select(Column))}){table.Overriding} ")
-                    .Append($"SELECT {string.Join(", ", first.InsertColumns.Select(Source))} FROM v WHERE NOT EXISTS (SELECT FROM u WHERE u.ord = v.ord) ORDER BY v.ord");
-                switch (first.Policy)
-                {
-                    case ConflictPolicy.Ignore:
-                        sql.Append(" ON CONFLICT DO NOTHING");
-                        break;
-                    case ConflictPolicy.Overwrite when table.ConflictKey is not null:
-                        sql.Append($" ON CONFLICT ({table.ConflictKey}) DO UPDATE SET ")
-                            .Append(string.Join(", ", first.InsertColumns.Select(c => $"{Column(c)} = EXCLUDED.{Column(c)}")));
-                        break;
-                }
-                sql.Append($" RETURNING {string.Join(", ", first.KeyColumns.Select(Column))}) ")
-                    .Append("SELECT u.ord, false FROM u UNION ALL ")
-                    .Append($"SELECT v.ord, true FROM v JOIN i ON {string.Join(" AND ", first.KeyColumns.Select((c, i) => $"i.{Column(c)} = v.k{i}::{Type(c)}"))}");
-                break;
-            }
             case StatementMeaning.Delete:
             {
                 var keys = first.KeyColumns.Select((c, i) => AddArray(m => m.KeyValues[i])).ToList();
@@ -146,7 +110,7 @@ public sealed class SetStatement
             var found = byOrdinal.TryGetValue(i + 1, out var row);
             yield return (member, member.Meaning switch
             {
-                StatementMeaning.InsertOrOverwrite or StatementMeaning.UpdateOrInsert => found ? [row![1]] : [],
+                StatementMeaning.InsertOrOverwrite => found ? [row![1]] : [],
                 StatementMeaning.Insert => [1],
                 _ => found ? [1] : [],
             });

@@ -45,12 +45,8 @@ public static class StatementBuilder
     }
 
     /// <summary>
-    /// The UPDATE of a change. A missing row becomes an INSERT. Where the row is found by a key that the change keeps,
-    /// the statement inserts it itself (<see cref="StatementMeaning.UpdateOrInsert"/>), so no result needs reading before
-    /// the group may commit and its COMMIT can travel with its last statements. Otherwise (a key change, or a table
-    /// matched on the whole row) it is a plain UPDATE that reports whether it found its row, and the INSERT
-    /// (<see cref="ApplyStatement.Correction"/>) follows the batch unless a later statement of the batch touches the
-    /// same key (then that one decides the row).
+    /// A plain UPDATE that reports whether it found its row. A missing row becomes an INSERT (<see cref="ApplyStatement.Correction"/>),
+    /// applied after the batch unless a later statement of the batch touches the same key (then that one decides the row).
     /// </summary>
     public static ApplyStatement Update(ApplyTable table, RowEvent change, ConflictPolicy policy)
     {
@@ -66,39 +62,22 @@ public static class StatementBuilder
         var keySource = change.OldValues ?? change.NewValues!;
         var fullMatch = change.OldValues is not null && change.OldIsFullRow || table.Relation.FullIdentity || table.KeyIndexes.Length == 0;
         var (whereParameters, whereShape) = MatchParameters(table, keySource, fullMatch);
-        var selfCorrecting = !keyChanged && !fullMatch && table.KeyIndexes.All(present.Contains);
-        // The inserted row's columns that are neither set nor keys (GENERATED ALWAYS identities) travel as parameters of their own.
-        var extra = selfCorrecting ? present.Where(c => !columns.Contains(c) && !table.KeyIndexes.Contains(c)).ToList() : [];
-        var shape = Shape(selfCorrecting ? 'V' : 'U', policy, columns, whereShape);
+        var shape = Shape('U', policy, columns, whereShape);
         if (!table.SqlCache.TryGetValue(shape, out var sql))
         {
             var set = string.Join(", ", columns.Select((c, i) => $"{table.DestinationColumns[c]} = {Param(i + 1, table.Types[c]!)}").DefaultIfEmpty("ctid = ctid"));
             var (where, _) = Match(table, keySource, fullMatch, columns.Count);
-            if (!selfCorrecting)
-                sql = $"UPDATE {table.Target} SET {set} WHERE {where} RETURNING 1";
-            else
-            {
-                string Source(int c) => Param(columns.Contains(c) ? columns.IndexOf(c) + 1
-                    : table.KeyIndexes.Contains(c) ? columns.Count + Array.IndexOf(table.KeyIndexes, c) + 1
-                    : columns.Count + table.KeyIndexes.Length + extra.IndexOf(c) + 1, table.Types[c]!);
-                var insert = new StringBuilder($"INSERT INTO {table.Target} ({string.Join(", ", present.Select(c => table.DestinationColumns[c]))}){table.Overriding} ")
-                    .Append($"SELECT {string.Join(", ", present.Select(Source))} WHERE NOT EXISTS (SELECT FROM u)");
-                AppendConflict(insert, table, present, policy);
-                sql = $"WITH u AS (UPDATE {table.Target} SET {set} WHERE {where} RETURNING 1), i AS ({insert}) SELECT false FROM u UNION ALL SELECT true FROM i";
-            }
-            table.SqlCache[shape] = sql;
+            table.SqlCache[shape] = sql = $"UPDATE {table.Target} SET {set} WHERE {where} RETURNING 1";
         }
         parameters.AddRange(whereParameters);
-        foreach (var c in extra) parameters.Add(change.NewValues![c]);
         var oldKey = Key(table, keySource);
         var newKey = keyChanged ? Key(table, change.NewValues!) : oldKey;
-        return new ApplyStatement(sql, parameters, table, selfCorrecting ? StatementMeaning.UpdateOrInsert : StatementMeaning.Update, keySource, change.NewValues)
+        return new ApplyStatement(sql, parameters, table, StatementMeaning.Update, keySource, change.NewValues)
         {
-            CorrectionFactory = selfCorrecting ? null : () => Insert(table, change with { Kind = RowChangeKind.Insert }, policy),
+            CorrectionFactory = () => Insert(table, change with { Kind = RowChangeKind.Insert }, policy),
             TouchedKeys = oldKey == newKey ? [oldKey] : [oldKey, newKey],
             ValueColumns = columns, Values = parameters.Take(columns.Count).ToArray(), Policy = policy,
             KeyColumns = fullMatch ? [] : table.KeyIndexes, KeyValues = fullMatch ? [] : table.KeyIndexes.Select(i => keySource[i]).ToArray(),
-            InsertColumns = selfCorrecting ? present : [], ExtraValues = extra.Select(c => change.NewValues![c]).ToArray(),
         };
     }
 
