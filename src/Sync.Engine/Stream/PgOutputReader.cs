@@ -17,7 +17,9 @@ namespace Sync.Engine.Stream;
 /// The source's walsender sends every message as it is decoded, so a transaction arrives in several pieces. A reader
 /// that waits on the socket for each one is woken several times per transaction, and on a small machine those wake-ups
 /// were most of the worker's CPU (docs/benchmarks.md). So once the reader has caught up and the socket wakes it, it
-/// first lets the stream gather for <see cref="Gather"/>, then reads everything that arrived in one go.
+/// first lets the stream gather for <see cref="Gather"/>, then reads everything that arrived in one go. With the
+/// socket at hand (<see cref="QuietSocket"/>) the pause is a wait on the socket itself, on the reader's thread: a timer
+/// for it woke the runtime's timer thread twice and a pool thread once per pause.
 /// </remarks>
 public sealed class PgOutputReader(LogicalReplicationConnection connection, string slotName, string publication, bool messages, string? spoolDirectory = null)
 {
@@ -71,9 +73,14 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
                         await HandOverAsync(caughtUp, more).ConfigureAwait(false);
                         if (!await more.ConfigureAwait(false)) break;
                         // The first piece of what comes next has arrived: let the rest of it, and what follows, gather.
-                        quiet?.Hold();
-                        try { await Task.Delay(Gather, ct).ConfigureAwait(false); }
-                        finally { quiet?.Release(); }
+                        if (quiet is null) await Task.Delay(Gather, ct).ConfigureAwait(false);
+                        else
+                        {
+                            quiet.Hold();
+                            try { quiet.Wait(Gather); }
+                            finally { quiet.Release(); }
+                            ct.ThrowIfCancellationRequested();
+                        }
                     }
                 }
                 var message = messages.Current;

@@ -68,6 +68,17 @@ internal sealed class QuietSocket
         catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
     }
 
+    /// <summary>
+    /// Blocks the calling thread until the held mark's worth is waiting, the socket fails or closes, or
+    /// <paramref name="timeout"/> has passed; whichever comes first, the read that follows takes what is there. The pause
+    /// is short and the reader's own, so it is spent on its thread instead of on a timer.
+    /// </summary>
+    public void Wait(TimeSpan timeout)
+    {
+        try { _socket.Poll(timeout, SelectMode.SelectRead); }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+    }
+
     // A socket that broke or closed meanwhile: the read that follows reports it.
     private void Set(int bytes) => _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater, bytes);
 }

@@ -33,4 +33,26 @@ public sealed class QuietSocketTests(PostgresFixture postgres)
         quiet.Release();
         Assert.Equal(1, quiet.LowWater);
     }
+
+    /// <summary>
+    /// A pause on a held socket ends when the connection ends (here the server ends the session), not only when its time
+    /// is up, and the read after it reports the end: a stream that breaks during a pause is not held up by it.
+    /// </summary>
+    [Fact]
+    public async Task APauseOnAHeldSocketEndsWhenTheServerEndsTheSessionAndTheNextReadReportsIt()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        await using var db = await postgres.CreateDatabasesAsync();
+        await using var connection = new LogicalReplicationConnection(db.SourceConnectionString + ";Application Name=quiet-socket-wait");
+        await connection.Open();
+        var quiet = QuietSocket.Of(connection)!;
+
+        quiet.Hold();
+        var pause = Task.Run(() => quiet.Wait(TimeSpan.FromMinutes(10)));
+        Assert.True(await db.SourceScalarAsync<bool>("SELECT bool_or(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'quiet-socket-wait'"));
+        // Ten minutes unless the end of the session ends the pause; the test's own limit is far shorter.
+        await pause.WaitAsync(TimeSpan.FromSeconds(60));
+        quiet.Release();
+        await Assert.ThrowsAnyAsync<Exception>(() => connection.IdentifySystem());
+    }
 }
