@@ -315,7 +315,8 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         var keys = new HashSet<string>(StringComparer.Ordinal);
         void Close()
         {
-            foreach (var group in segment.GroupBy(s => (s.Table, s.Sql)))
+            // Statement text comes from its table's cache, one string per table and shape: the same text is the same string.
+            foreach (var group in segment.GroupBy(s => s.Sql, ReferenceEqualityComparer.Instance))
             {
                 var members = group.ToList();
                 if (members.Count > 1 && members[0].SetCapable) units.Add((null, SetStatement.Build(members)));

@@ -106,7 +106,9 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
                     continue;
                 }
                 var decoded = PgOutputParser.Parse(buffer.AsSpan(0, length));
-                if (decoded is not null) yield return decoded with { ServerWalEnd = walEnd };
+                if (decoded is null) continue;
+                decoded.ServerWalEnd = walEnd;
+                yield return decoded;
             }
         }
         finally

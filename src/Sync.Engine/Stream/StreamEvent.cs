@@ -6,8 +6,12 @@ namespace Sync.Engine.Stream;
 /// </summary>
 public abstract record StreamEvent
 {
-    /// <summary>The server's WAL end when the message was sent: how far the source is.</summary>
-    public SyncLsn ServerWalEnd { get; init; }
+    /// <summary>
+    /// The server's WAL end when the message was sent: how far the source is. Set by the reader on the event it has just
+    /// decoded, before anyone else sees it (a copy per message, for this one field, was a good part of the reader's
+    /// allocations).
+    /// </summary>
+    public SyncLsn ServerWalEnd { get; internal set; }
 }
 
 public sealed record BeginEvent(uint Xid, SyncLsn CommitLsn, DateTimeOffset CommitTime) : StreamEvent;
