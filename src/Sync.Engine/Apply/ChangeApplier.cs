@@ -315,7 +315,8 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         var keys = new HashSet<string>(StringComparer.Ordinal);
         void Close()
         {
-            // Statement text comes from its table's cache, one string per table and shape: the same text is the same string.
+            // Statement text comes from its table's cache, one string per table and shape, so statements that share a
+            // string share a table and shape (equal text from another cache is only applied apart).
             foreach (var group in segment.GroupBy(s => s.Sql, ReferenceEqualityComparer.Instance))
             {
                 var members = group.ToList();

@@ -52,8 +52,9 @@ public static class StatementBuilder
     {
         var (present, _) = Present(table, change.NewValues!, change.Unchanged);
         // An identity column that is GENERATED ALWAYS may only be set to DEFAULT, so it is left out: the updated row keeps
-        // its value (after a key change too, it is the same row). Only a key column that is such an identity and changed
-        // stays in: the server refuses it and the task fails with that error, rather than keep the old key unnoticed.
+        // its value (after a key change too, it is the same row). Only such an identity that the old row shows changed (a
+        // key column, or any column under REPLICA IDENTITY FULL) stays in: the server refuses it and the task fails with
+        // that error, rather than keep the old value unnoticed. Where the old row does not travel, a change cannot show.
         var keyChanged = change.OldValues is not null;
         var columns = table.Overriding.Length == 0 ? present
             : present.Where(c => !table.IdentityAlways[c] || keyChanged && table.KeyIndexes.Contains(c) && change.OldValues![c] != change.NewValues![c]).ToList();

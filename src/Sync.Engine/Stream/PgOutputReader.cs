@@ -18,8 +18,9 @@ namespace Sync.Engine.Stream;
 /// that waits on the socket for each one is woken several times per transaction, and on a small machine those wake-ups
 /// were most of the worker's CPU (docs/benchmarks.md). So once the reader has caught up and the socket wakes it, it
 /// first lets the stream gather for <see cref="Gather"/>, then reads everything that arrived in one go. With the
-/// socket at hand (<see cref="QuietSocket"/>) the pause is a wait on the socket itself, on the reader's thread: a timer
-/// for it woke the runtime's timer thread twice and a pool thread once per pause.
+/// socket at hand (<see cref="QuietSocket"/>) the pause is a wait on the socket itself, which blocks the pool thread
+/// running the reader for at most that long (a stop is seen after it): a timer for it woke the runtime's timer thread
+/// twice and a pool thread once per pause.
 /// </remarks>
 public sealed class PgOutputReader(LogicalReplicationConnection connection, string slotName, string publication, bool messages, string? spoolDirectory = null)
 {

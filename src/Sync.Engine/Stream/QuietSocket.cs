@@ -71,7 +71,7 @@ internal sealed class QuietSocket
     /// <summary>
     /// Blocks the calling thread until the held mark's worth is waiting, the socket fails or closes, or
     /// <paramref name="timeout"/> has passed; whichever comes first, the read that follows takes what is there. The pause
-    /// is short and the reader's own, so it is spent on its thread instead of on a timer.
+    /// is short and the reader's own, so it blocks the pool thread running the reader instead of waking a timer.
     /// </summary>
     public void Wait(TimeSpan timeout)
     {

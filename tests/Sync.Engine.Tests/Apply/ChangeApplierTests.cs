@@ -125,6 +125,66 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         }
     }
 
+    /// <summary>
+    /// A GENERATED ALWAYS identity can change only on the source's side (SET ... = DEFAULT), and an UPDATE cannot set it:
+    /// where the change shows (a key that is such an identity, or any column under REPLICA IDENTITY FULL, whose old row
+    /// travels) the task fails with the server's refusal instead of keeping the old value unnoticed; an update that
+    /// leaves it alone applies, FULL identity included.
+    /// </summary>
+    [Fact]
+    public async Task AChangedGeneratedIdentityFailsLoudlyAndAnUnchangedOneIsLeftAlone()
+    {
+        await using var db = await postgres.CreateDatabasesAsync(nameof(AChangedGeneratedIdentityFailsLoudlyAndAnUnchangedOneIsLeftAlone));
+        const string Tables = "CREATE TABLE keyed (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text); CREATE TABLE whole (n int GENERATED ALWAYS AS IDENTITY, v text); ALTER TABLE whole REPLICA IDENTITY FULL";
+        await db.OnSourceAsync(Tables);
+        await db.OnDestinationAsync(Tables + "; INSERT INTO keyed (id, v) OVERRIDING SYSTEM VALUE VALUES (1, 'one'); INSERT INTO whole (n, v) OVERRIDING SYSTEM VALUE VALUES (3, 'three')");
+        var task = new TaskService(_temp.Store).Create("applier-identity", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name)).Definition;
+        TaskScope scope;
+        await using (var catalog = new NpgsqlConnection(db.SourceConnectionString))
+        {
+            await catalog.OpenAsync();
+            scope = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(catalog, includeFunctions: false, CancellationToken.None));
+        }
+        var keyed = new ApplyTable(new RelationEvent(1, "public", "keyed", ["id", "v"], [true, false], FullIdentity: false), scope.Find(new QualifiedName("public", "keyed"))!, scope, SyncLsn.Invalid);
+        var whole = new ApplyTable(new RelationEvent(2, "public", "whole", ["n", "v"], [true, true], FullIdentity: true), scope.Find(new QualifiedName("public", "whole"))!, scope, SyncLsn.Invalid);
+        await using var connection = new NpgsqlConnection(db.DestinationConnectionString);
+        await connection.OpenAsync();
+        var checkpoint = await Checkpoint.OpenAsync(connection, task, CancellationToken.None);
+        try
+        {
+            var applier = new ChangeApplier(connection, checkpoint, task.Name, TimeProvider.System);
+            async Task ApplyAsync(ApplyTable table, RowEvent change, ulong end)
+            {
+                applier.BeginSourceTransaction();
+                await applier.AddAsync(StatementBuilder.For(table, change, ConflictPolicy.Fail)!, CancellationToken.None);
+                applier.EndSourceTransaction(new CommitEvent(new SyncLsn(end - 8), new SyncLsn(end), DateTimeOffset.UtcNow));
+                await applier.CommitGroupAsync(_ => { }, CancellationToken.None);
+            }
+
+            await ApplyAsync(whole, new RowEvent(RowChangeKind.Update, 2, ["3", "three"], true, ["3", "three, updated"], [false, false]), 0x100);
+            Assert.Equal("3:three, updated", await db.DestinationScalarAsync<string>("SELECT n || ':' || v FROM whole"));
+
+            foreach (var (table, change) in new[]
+            {
+                (keyed, new RowEvent(RowChangeKind.Update, 1, ["1", null], false, ["5", "one"], [false, false])),
+                (whole, new RowEvent(RowChangeKind.Update, 2, ["3", "three, updated"], true, ["4", "three, updated"], [false, false])),
+            })
+            {
+                var error = await Assert.ThrowsAsync<SyncException>(() => ApplyAsync(table, change, 0x200));
+                Assert.Equal("428C9", error.SqlState);
+                Assert.Contains("can only be updated to DEFAULT", error.Message);
+                await applier.RollbackAsync();
+            }
+            Assert.Equal("1:one", await db.DestinationScalarAsync<string>("SELECT id || ':' || v FROM keyed"));
+            Assert.Equal("3:three, updated", await db.DestinationScalarAsync<string>("SELECT n || ':' || v FROM whole"));
+            Assert.Equal(new SyncLsn(0x100), await checkpoint.ReadAsync(connection, CancellationToken.None));
+        }
+        finally
+        {
+            await DropOriginAsync(connection, db, task);
+        }
+    }
+
     /// <summary>A COMMIT that fails is reported as the commit's failure, and nothing of the group took effect.</summary>
     [Fact]
     public async Task AFailedCommitIsReportedAsTheCommitsAndLeavesTheCheckpointWhereItWas()
