@@ -19,6 +19,9 @@ public sealed record ApplyStatement(string Sql, IReadOnlyList<string?> Parameter
 
     public ApplyStatement? Correction => _correction ??= CorrectionFactory?.Invoke();
 
+    /// <summary>On a <see cref="Correction"/> that is applied: the update whose missing row it inserts, which its result is reported for.</summary>
+    public ApplyStatement? CorrectionOf { get; init; }
+
     /// <summary>Keys (old and new) this statement touches, to tell whether a later statement of the batch overrides it.</summary>
     public IReadOnlyList<string> TouchedKeys { get; init; } = [];
 

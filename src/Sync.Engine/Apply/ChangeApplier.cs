@@ -255,12 +255,24 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
             var statement = statements[i];
             var result = results.GetValueOrDefault(statement) ?? [];
             AppliedRows++;
+            if (statement.CorrectionOf is { } update)
+            {
+                // The insert for an update's missing row: one event for the update, saying what the insert did.
+                var outcome = statement.Meaning switch
+                {
+                    StatementMeaning.InsertOrKeep when result.Count == 0 => "the source row was not inserted: it conflicts with a row on the destination (policy Ignore)",
+                    StatementMeaning.InsertOrOverwrite when result.Count == 1 && result[0] is false => "wrote the source row over a row with its key (policy Overwrite)",
+                    _ => "inserted the source row",
+                };
+                _conflicts.Add(ConflictEvent(update, "UpdateMissing", outcome));
+                continue;
+            }
             if (statement.Meaning == StatementMeaning.Update && result.Count == 0)
             {
                 // The row is missing: it becomes an INSERT, unless a later statement of this batch decides that row.
                 var decidedLater = statements.Skip(i + 1).Any(later => later.TouchedKeys.Any(statement.TouchedKeys.Contains));
-                if (!decidedLater && statement.Correction is { } insert) corrections.Add(insert);
-                _conflicts.Add(ConflictEvent(statement, "UpdateMissing", decidedLater ? "left to a later change of the same row" : "inserted the source row"));
+                if (decidedLater) _conflicts.Add(ConflictEvent(statement, "UpdateMissing", "left to a later change of the same row"));
+                else if (statement.Correction is { } insert) corrections.Add(insert with { CorrectionOf = statement });
                 continue;
             }
             var conflict = statement.Meaning switch
