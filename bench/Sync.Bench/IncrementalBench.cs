@@ -165,6 +165,10 @@ internal static partial class IncrementalBench
         var drainSeconds = drain.Elapsed.TotalSeconds;
         // The follower's processes were started for the drain (a new worker; a re-enabled apply worker): their CPU is the drain's.
         var cpu = await followerCpu();
+        // So was the walsender serving it: with it, how busy the machine's cores were during the drain.
+        var walsender = CpuSeconds(await ScalarAsync<int>(source, db, $"SELECT coalesce(max(active_pid), 0) FROM pg_replication_slots WHERE slot_name = '{slot}'"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{name}, drain: the source's walsender used {walsender:0.0} s of CPU; with the follower, {cpu + walsender:0.0} s over {drainSeconds:0.0} s on {Environment.ProcessorCount} cores ({100 * (cpu + walsender) / (drainSeconds * Environment.ProcessorCount):0}% of them)."));
         foreach (var (label, pid) in await followerProcesses())
             Console.WriteLine($"{name}, drain, thread switches of the {label}: {ThreadSwitches.Describe(ThreadSwitches.Read(pid).Since(ThreadSwitches.None), transactions)}.");
         foreach (var check in new[] { "SELECT count(*) FROM pgbench_history", "SELECT sum(abalance) FROM pgbench_accounts", "SELECT sum(tbalance) FROM pgbench_tellers" })
