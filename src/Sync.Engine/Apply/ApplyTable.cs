@@ -61,8 +61,11 @@ public sealed class ApplyTable
 
     public bool Allows(TableOperations operation) => (Table.Operations & operation) != 0;
 
-    /// <summary>Statement text by shape (kind, policy, columns): built once per shape, not once per row.</summary>
-    public Dictionary<string, string> SqlCache { get; } = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Statement text by shape (kind, policy, columns): built once per shape, not once per row. Concurrent: a pipelined
+    /// applier builds the inserts for missing rows beside the apply loop (<see cref="ChangeApplier.Pipelined"/>).
+    /// </summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, string> SqlCache { get; } = new(StringComparer.Ordinal);
 
     /// <summary>A short description of the key of a row, for conflict events and errors.</summary>
     public string DescribeKey(string?[]? values)

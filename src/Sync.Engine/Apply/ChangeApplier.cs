@@ -27,6 +27,8 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     private int _groupTransactions;
     private int _groupChanges;
     private bool _hasUncommittedSource;
+    /// <summary>A batch sent and not yet awaited (<see cref="Pipelined"/>): its results are read while the next one is built.</summary>
+    private Task? _inFlight;
 
     /// <summary>End of the last source transaction applied in the open group (or committed).</summary>
     public SyncLsn LastEnd { get; private set; }
@@ -42,6 +44,15 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     /// (session_replication_role = replica), because rows of different keys are applied out of their source order.
     /// </summary>
     public bool SetMode { get; set; }
+
+    /// <summary>
+    /// A full batch is sent without waiting for its results: the apply loop decodes and builds the next batch while the
+    /// destination runs this one, and waits for it only before it sends again (or commits, or truncates). The worker
+    /// and the destination's backend then work at the same time instead of in turn. Results are still read, and
+    /// missing rows corrected, in batch order, before the next batch goes out. The applier's owner must end every run
+    /// with <see cref="CommitGroupAsync"/> or <see cref="RollbackAsync"/>, which wait for it.
+    /// </summary>
+    public bool Pipelined { get; init; }
 
     /// <summary>Runs after each group commits.</summary>
     public Action? AfterCommit { get; set; }
@@ -82,7 +93,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     {
         _pending.Add(statement);
         _groupChanges++;
-        if (_pending.Count >= MaxBatch) await FlushAsync(ct).ConfigureAwait(false);
+        if (_pending.Count >= MaxBatch) await FlushAsync(ct, null, wait: !Pipelined).ConfigureAwait(false);
     }
 
     public async Task TruncateAsync(IReadOnlyList<ApplyTable> tables, bool cascade, bool restartIdentity, CancellationToken ct)
@@ -130,7 +141,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     public async Task CommitGroupAsync(Action<IReadOnlyList<TaskEvent>> onConflicts, CancellationToken ct)
     {
         if (!_groupOpen) return;
-        await FlushAsync(ct, _groupTransactions > 0 ? checkpoint.RecordCommand(LastEnd, LastCommitTime) : null).ConfigureAwait(false);
+        await FlushAsync(ct, _groupTransactions > 0 ? checkpoint.RecordCommand(LastEnd, LastCommitTime) : null, wait: true).ConfigureAwait(false);
         if (_begun)
         {
             await using var commit = new NpgsqlCommand("COMMIT", connection);
@@ -148,44 +159,90 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         AfterCommit?.Invoke();
     }
 
+    /// <summary>Ends the server's transaction, for a batch that failed: only the session, not the group's bookkeeping (the apply loop may be using it).</summary>
+    private async Task RollbackSessionAsync()
+    {
+        try
+        {
+            await using var rollback = new NpgsqlCommand("ROLLBACK", connection);
+            await rollback.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException) { }
+    }
+
     public async Task RollbackAsync()
     {
         _pending.Clear();
+        if (_inFlight is { } running)
+        {
+            // Its error, if any, has been or will be reported by whoever failed first; the group goes back either way.
+            _inFlight = null;
+            try { await running.ConfigureAwait(false); }
+            catch (Exception) { }
+        }
         _conflicts.Clear();
         if (!_groupOpen) return;
-        if (_begun)
-        {
-            // Outside a transaction (its BEGIN failed, or a failed COMMIT ended it) the server only warns.
-            try
-            {
-                await using var rollback = new NpgsqlCommand("ROLLBACK", connection);
-                await rollback.ExecuteNonQueryAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is NpgsqlException or InvalidOperationException) { }
-        }
+        // Outside a transaction (its BEGIN failed, or a failed batch or COMMIT ended it) the server only warns.
+        if (_begun) await RollbackSessionAsync().ConfigureAwait(false);
         _groupOpen = false;
         _begun = false;
         LastEnd = Committed;
     }
 
-    public Task FlushAsync(CancellationToken ct) => FlushAsync(ct, null);
+    public Task FlushAsync(CancellationToken ct) => FlushAsync(ct, null, wait: true);
 
-    /// <summary>Sends the pending statements; <paramref name="trailer"/> (the checkpoint) goes last in the same round trip, its result not read as a change's.</summary>
-    private async Task FlushAsync(CancellationToken ct, NpgsqlBatchCommand? trailer)
+    /// <summary>
+    /// Sends the pending statements; <paramref name="trailer"/> (the checkpoint) goes last in the same round trip, its
+    /// result not read as a change's. Without <paramref name="wait"/> the batch stays in flight (<see cref="Pipelined"/>).
+    /// A failed batch takes its group back.
+    /// </summary>
+    private async Task FlushAsync(CancellationToken ct, NpgsqlBatchCommand? trailer, bool wait)
     {
-        if (_pending.Count == 0)
+        if (_inFlight is { } running)
         {
-            if (trailer is null) return;
+            _inFlight = null;
+            try { await running.ConfigureAwait(false); }
+            catch
+            {
+                await RollbackAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+        if (_pending.Count == 0 && trailer is null) return;
+        var statements = _pending.ToArray();
+        _pending.Clear();
+        // Runs synchronously up to its first wait on the server: the batch is built and written here, on the caller's turn.
+        var sent = SendAsync(statements, trailer, ct);
+        if (!wait)
+        {
+            _inFlight = sent;
+            return;
+        }
+        try { await sent.ConfigureAwait(false); }
+        catch
+        {
+            await RollbackAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// One batch and what its results say: conflict events, and the inserts for updates that found no row, sent after it.
+    /// When pipelined this runs beside the apply loop: it touches only the results, the conflicts, the row counter and the
+    /// server session, which the loop leaves alone until it has waited for it.
+    /// </summary>
+    private async Task SendAsync(ApplyStatement[] statements, NpgsqlBatchCommand? trailer, CancellationToken ct)
+    {
+        if (statements.Length == 0)
+        {
             await using var alone = new NpgsqlBatch(connection);
             if (TakeBegin() is { } first) alone.BatchCommands.Add(first);
-            alone.BatchCommands.Add(trailer);
+            alone.BatchCommands.Add(trailer!);
             try { await alone.ExecuteNonQueryAsync(ct).ConfigureAwait(false); }
             // Here the driver may not name the failed command; only the checkpoint can fail (a BEGIN is no error).
             catch (PostgresException e) when (e.BatchCommand is null || ReferenceEquals(e.BatchCommand, trailer)) { throw CheckpointFailure(e); }
             return;
         }
-        var statements = _pending.ToArray();
-        _pending.Clear();
         await using var batch = new NpgsqlBatch(connection);
         var units = SetMode ? Plan(statements) : statements.Select(s => (Row: (ApplyStatement?)s, Set: (SetStatement?)null)).ToList();
         // BEGIN, when it goes first, has no result set: the reader's results still line up with the units.
@@ -218,7 +275,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         catch (PostgresException e) when (e.SqlState == "23505" && SetMode)
         {
             // Which row conflicted is known only row by row: replay this group that way (the conflict then reports both rows).
-            await RollbackAsync().ConfigureAwait(false);
+            await RollbackSessionAsync().ConfigureAwait(false);
             throw new SyncException(ErrorIds.ApplyConflict, SyncErrorCategory.ResourceBusy,
                 $"A change to {DescribeFailed(e, batch, units, skip)} conflicts with an existing key on the destination; replaying its transactions row by row to identify it. ({e.MessageText})",
                 taskName, retriable: true, e, e.SqlState) { Data = { [ReplayRowByRow] = true } };
@@ -287,8 +344,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         if (corrections.Count > 0)
         {
             AppliedRows -= corrections.Count;
-            _pending.AddRange(corrections);
-            await FlushAsync(ct).ConfigureAwait(false);
+            await SendAsync(corrections.ToArray(), null, ct).ConfigureAwait(false);
         }
     }
 
@@ -394,7 +450,9 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
 
     private async Task<SyncException> ConflictFailureAsync(ApplyStatement statement, PostgresException error, CancellationToken ct)
     {
-        await RollbackAsync().ConfigureAwait(false);
+        // Out of the failed transaction first, so the destination row can be read; the group's bookkeeping goes back
+        // when the failure reaches the apply loop.
+        await RollbackSessionAsync().ConfigureAwait(false);
         string? existing = null;
         var table = statement.Table;
         if (statement.NewRow is { } row && table.KeyIndexes.Length > 0)

@@ -91,7 +91,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         var replicaRole = await PrepareApplySessionAsync(destination, halt).ConfigureAwait(false);
         var checkpoint = await Checkpoint.OpenAsync(destination, task, halt).ConfigureAwait(false);
         var resumeAt = await checkpoint.ReadAsync(destination, halt).ConfigureAwait(false);
-        var applier = new ChangeApplier(destination, checkpoint, task.Name, context.Clock) { SetMode = replicaRole && !context.ApplyRowByRow };
+        var applier = new ChangeApplier(destination, checkpoint, task.Name, context.Clock) { SetMode = replicaRole && !context.ApplyRowByRow, Pipelined = true };
         // A group replayed row by row (after a set-wise key conflict) went through: back to set-wise apply.
         applier.AfterCommit = () =>
         {

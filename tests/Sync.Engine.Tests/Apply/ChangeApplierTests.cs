@@ -189,6 +189,117 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         }
     }
 
+    /// <summary>
+    /// A pipelined applier leaves full batches in flight while it builds the next: every change lands once and in order
+    /// (inserts, then updates of the same rows in later batches, and updates of missing rows, whose inserts follow their
+    /// own batch), and the conflicts and checkpoint are those of the whole group.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task APipelinedApplierAppliesBatchesInOrderWhileTheNextIsBuilt(bool setMode)
+    {
+        await using var db = await postgres.CreateDatabasesAsync($"{nameof(APipelinedApplierAppliesBatchesInOrderWhileTheNextIsBuilt)}{setMode}");
+        var (task, table) = await ItemsAsync(db, $"applier-pipe-{(setMode ? 2 : 1)}", ConflictPolicy.Ignore);
+        await db.OnDestinationAsync("INSERT INTO items (id, n, v) OVERRIDING SYSTEM VALUE SELECT i, i, 'before ' || i FROM generate_series(100001, 100010) i");
+        await using var connection = await ApplySessionAsync(db);
+        var checkpoint = await Checkpoint.OpenAsync(connection, task, CancellationToken.None);
+        try
+        {
+            var applier = new ChangeApplier(connection, checkpoint, task.Name, TimeProvider.System) { SetMode = setMode, Pipelined = true };
+            var conflicts = new List<TaskEvent>();
+            applier.BeginSourceTransaction();
+            // Four batches: inserts; the rest of them and updates of rows the destination lacks (their inserts follow while
+            // the third is built); an update of every inserted row; the last of those and one more.
+            const int Rows = 1500;
+            for (var i = 1; i <= Rows; i++)
+                await applier.AddAsync(StatementBuilder.For(table, Row(RowChangeKind.Insert, i, $"inserted {i}"), ConflictPolicy.Ignore)!, CancellationToken.None);
+            for (var i = 200001; i <= 200500; i++)
+                await applier.AddAsync(StatementBuilder.For(table, Row(RowChangeKind.Update, i, $"was missing {i}"), ConflictPolicy.Ignore)!, CancellationToken.None);
+            for (var i = 1; i <= Rows; i++)
+                await applier.AddAsync(StatementBuilder.For(table, Row(RowChangeKind.Update, i, $"updated {i}"), ConflictPolicy.Ignore)!, CancellationToken.None);
+            await applier.AddAsync(StatementBuilder.For(table, Row(RowChangeKind.Update, 100001, "updated before"), ConflictPolicy.Ignore)!, CancellationToken.None);
+            applier.EndSourceTransaction(new CommitEvent(new SyncLsn(0x300), new SyncLsn(0x308), DateTimeOffset.UtcNow));
+            await applier.CommitGroupAsync(conflicts.AddRange, CancellationToken.None);
+
+            Assert.Equal(new SyncLsn(0x308), await checkpoint.ReadAsync(connection, CancellationToken.None));
+            Assert.Equal(Rows + 500L + 10, await db.DestinationScalarAsync<long>("SELECT count(*) FROM items"));
+            Assert.Equal(Rows, await db.DestinationScalarAsync<long>($"SELECT count(*) FROM items WHERE id <= {Rows} AND v = 'updated ' || id AND n = id"));
+            Assert.Equal(500L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM items WHERE id > 200000 AND v = 'was missing ' || id AND n = id"));
+            Assert.Equal("updated before", await db.DestinationScalarAsync<string>("SELECT v FROM items WHERE id = 100001"));
+            Assert.Equal(500, conflicts.Count(c => c.Data!["kind"] == "UpdateMissing" && c.Data["resolution"] == "inserted the source row"));
+            Assert.Equal(500, conflicts.Count);
+            Assert.Equal(Rows * 2 + 501L, applier.AppliedRows);
+        }
+        finally
+        {
+            await DropOriginAsync(connection, db, task);
+        }
+    }
+
+    /// <summary>
+    /// A batch that fails while in flight fails the call that waits for it (here the next full batch's), as the conflict it
+    /// is, and takes the whole group back: nothing of it is committed and the session is usable.
+    /// </summary>
+    [Fact]
+    public async Task AFailureInABatchInFlightIsReportedByTheNextCallAndTakesTheGroupBack()
+    {
+        await using var db = await postgres.CreateDatabasesAsync(nameof(AFailureInABatchInFlightIsReportedByTheNextCallAndTakesTheGroupBack));
+        var (task, table) = await ItemsAsync(db, "applier-pipe-fail", ConflictPolicy.Fail);
+        await db.OnDestinationAsync("INSERT INTO items (id, n, v) OVERRIDING SYSTEM VALUE VALUES (500, 500, 'in the way')");
+        await using var connection = await ApplySessionAsync(db);
+        var checkpoint = await Checkpoint.OpenAsync(connection, task, CancellationToken.None);
+        try
+        {
+            var applier = new ChangeApplier(connection, checkpoint, task.Name, TimeProvider.System) { Pipelined = true };
+            applier.BeginSourceTransaction();
+            var error = await Assert.ThrowsAsync<SyncException>(async () =>
+            {
+                for (var i = 1; i <= 3 * ChangeApplier.MaxBatch; i++)
+                    await applier.AddAsync(StatementBuilder.For(table, Row(RowChangeKind.Insert, i, $"inserted {i}"), ConflictPolicy.Fail)!, CancellationToken.None);
+            });
+            Assert.Equal(ErrorIds.ApplyConflict, error.ErrorId);
+            Assert.Contains("id=500", error.Message);
+            Assert.Contains("in the way", error.Message);
+            Assert.False(applier.GroupOpen);
+
+            await applier.RollbackAsync();
+            Assert.Null(await checkpoint.ReadAsync(connection, CancellationToken.None));
+            Assert.Equal("500", await db.DestinationScalarAsync<string>("SELECT string_agg(id::text, ',') FROM items"));
+        }
+        finally
+        {
+            await DropOriginAsync(connection, db, task);
+        }
+    }
+
+    private static RowEvent Row(RowChangeKind kind, int id, string v) => new(kind, 7, null, false, [$"{id}", $"{id}", v], [false, false, false]);
+
+    /// <summary>The table items (id, a GENERATED ALWAYS identity n, a unique v) on both sides, and how the stream would apply it.</summary>
+    private async Task<(TaskDefinition Task, ApplyTable Table)> ItemsAsync(DatabasePair db, string name, ConflictPolicy policy)
+    {
+        const string Table = "CREATE TABLE items (id int PRIMARY KEY, n int GENERATED ALWAYS AS IDENTITY, v text UNIQUE)";
+        await db.OnSourceAsync(Table);
+        await db.OnDestinationAsync(Table);
+        var task = new TaskService(_temp.Store).Create(name, TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Options = d.Options with { ConflictPolicy = policy } }).Definition;
+        await using var catalog = new NpgsqlConnection(db.SourceConnectionString);
+        await catalog.OpenAsync();
+        var scope = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(catalog, includeFunctions: false, CancellationToken.None));
+        var relation = new RelationEvent(7, "public", "items", ["id", "n", "v"], [true, false, false], FullIdentity: false);
+        return (task, new ApplyTable(relation, scope.Find(new QualifiedName("public", "items"))!, scope, SyncLsn.Invalid));
+    }
+
+    /// <summary>A destination session set up as the stream's: replica role, so set-wise apply is allowed.</summary>
+    private static async Task<NpgsqlConnection> ApplySessionAsync(DatabasePair db)
+    {
+        var connection = new NpgsqlConnection(db.DestinationConnectionString);
+        await connection.OpenAsync();
+        await using var role = new NpgsqlCommand("SET session_replication_role = replica", connection);
+        await role.ExecuteNonQueryAsync();
+        return connection;
+    }
+
     /// <summary>A COMMIT that fails is reported as the commit's failure, and nothing of the group took effect.</summary>
     [Fact]
     public async Task AFailedCommitIsReportedAsTheCommitsAndLeavesTheCheckpointWhereItWas()
