@@ -63,7 +63,8 @@ public sealed class ApplyTable
 
     /// <summary>
     /// Statement text by shape (kind, policy, columns): built once per shape, not once per row. Concurrent: a pipelined
-    /// applier builds the inserts for missing rows beside the apply loop (<see cref="ChangeApplier.Pipelined"/>).
+    /// applier builds the inserts for missing rows beside the apply loop (<see cref="ChangeApplier.Pipelined"/>), and the
+    /// first text stored for a shape is the one both use (set-wise apply groups statements by their text's identity).
     /// </summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, string> SqlCache { get; } = new(StringComparer.Ordinal);
 

@@ -140,6 +140,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
 
     public async Task CommitGroupAsync(Action<IReadOnlyList<TaskEvent>> onConflicts, CancellationToken ct)
     {
+        await AwaitInFlightAsync().ConfigureAwait(false);
         if (!_groupOpen) return;
         await FlushAsync(ct, _groupTransactions > 0 ? checkpoint.RecordCommand(LastEnd, LastCommitTime) : null, wait: true).ConfigureAwait(false);
         if (_begun)
@@ -198,16 +199,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     /// </summary>
     private async Task FlushAsync(CancellationToken ct, NpgsqlBatchCommand? trailer, bool wait)
     {
-        if (_inFlight is { } running)
-        {
-            _inFlight = null;
-            try { await running.ConfigureAwait(false); }
-            catch
-            {
-                await RollbackAsync().ConfigureAwait(false);
-                throw;
-            }
-        }
+        await AwaitInFlightAsync().ConfigureAwait(false);
         if (_pending.Count == 0 && trailer is null) return;
         var statements = _pending.ToArray();
         _pending.Clear();
@@ -219,6 +211,19 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
             return;
         }
         try { await sent.ConfigureAwait(false); }
+        catch
+        {
+            await RollbackAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Waits for the batch in flight, if any; when it failed, the group goes back and its error goes on.</summary>
+    private async Task AwaitInFlightAsync()
+    {
+        if (_inFlight is not { } running) return;
+        _inFlight = null;
+        try { await running.ConfigureAwait(false); }
         catch
         {
             await RollbackAsync().ConfigureAwait(false);

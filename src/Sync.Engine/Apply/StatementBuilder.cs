@@ -35,7 +35,7 @@ public static class StatementBuilder
             var text = new StringBuilder($"INSERT INTO {table.Target} ({string.Join(", ", columns.Select(c => table.DestinationColumns[c]))}){table.Overriding} VALUES (")
                 .Append(string.Join(", ", columns.Select((c, i) => Param(i + 1, table.Types[c]!)))).Append(')');
             AppendConflict(text, table, columns, policy);
-            table.SqlCache[shape] = sql = text.ToString();
+            sql = table.SqlCache.GetOrAdd(shape, text.ToString());
         }
         return new ApplyStatement(sql, parameters, table, meaning, change.NewValues, change.NewValues)
         {
@@ -68,7 +68,7 @@ public static class StatementBuilder
         {
             var set = string.Join(", ", columns.Select((c, i) => $"{table.DestinationColumns[c]} = {Param(i + 1, table.Types[c]!)}").DefaultIfEmpty("ctid = ctid"));
             var (where, _) = Match(table, keySource, fullMatch, columns.Count);
-            table.SqlCache[shape] = sql = $"UPDATE {table.Target} SET {set} WHERE {where} RETURNING 1";
+            sql = table.SqlCache.GetOrAdd(shape, $"UPDATE {table.Target} SET {set} WHERE {where} RETURNING 1");
         }
         parameters.AddRange(whereParameters);
         var oldKey = Key(table, keySource);
@@ -101,7 +101,7 @@ public static class StatementBuilder
         if (!table.SqlCache.TryGetValue(shape, out var sql))
         {
             var (where, _) = Match(table, change.OldValues!, fullMatch, 0);
-            table.SqlCache[shape] = sql = $"DELETE FROM {table.Target} WHERE {where} RETURNING 1";
+            sql = table.SqlCache.GetOrAdd(shape, $"DELETE FROM {table.Target} WHERE {where} RETURNING 1");
         }
         return new ApplyStatement(sql, parameters, table, StatementMeaning.Delete, change.OldValues, null)
         {
