@@ -77,8 +77,8 @@ public static class WorkerLauncher
     /// instead of 0.75-0.87x, and the live stream cost the same.</item>
     /// <item>A 64 MB budget for the collector's youngest generation (the default, sized by the CPU cache, was about
     /// 17 MB here). The stream allocates a few small objects per value, and collections were a large part of its CPU:
-    /// a resumed worker's catch-up fell from 56-61 to 47-49 ms of worker CPU per 1000 transactions in three runs of
-    /// four (57 in the fourth), for 45-50 MB more peak memory. The runtime reads this budget from the environment only (its runtimeconfig
+    /// a resumed worker's catch-up fell from 56-61 to 47-50 ms of worker CPU per 1000 transactions in four runs of six
+    /// (57-58 in the other two), for 45-50 MB more peak memory. The runtime reads this budget from the environment only (its runtimeconfig
     /// name does nothing), so a worker started by hand needs the variable.</item>
     /// </list>
     /// A worker that copies keeps both defaults: the full copy ran 7% and 26% slower without the tier, and 5-47% slower
