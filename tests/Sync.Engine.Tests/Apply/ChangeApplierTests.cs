@@ -76,14 +76,8 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         await db.OnDestinationAsync(Table + "; INSERT INTO items (id, n, v) OVERRIDING SYSTEM VALUE VALUES (1, 10, 'one'), (7, 70, 'seven'), (9, 90, 'taken')");
         var task = new TaskService(_temp.Store).Create($"applier-upd-{(setMode ? 2 : 1)}", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
             d => d with { Options = d.Options with { ConflictPolicy = ConflictPolicy.Ignore } }).Definition;
-        TaskScope scope;
-        await using (var catalog = new NpgsqlConnection(db.SourceConnectionString))
-        {
-            await catalog.OpenAsync();
-            scope = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(catalog, includeFunctions: false, CancellationToken.None));
-        }
         var relation = new RelationEvent(7, "public", "items", ["id", "n", "v"], [true, false, false], FullIdentity: false);
-        var table = new ApplyTable(relation, scope.Find(new QualifiedName("public", "items"))!, scope, SyncLsn.Invalid);
+        var table = (await ApplyTablesAsync(db, task, relation))[0];
         RowEvent Update(string id, string n, string v, string? oldId = null) =>
             new(RowChangeKind.Update, 7, oldId is null ? null : [oldId, null, null], false, [id, n, v], [false, false, false]);
 
@@ -143,14 +137,10 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         await db.OnSourceAsync(Tables);
         await db.OnDestinationAsync(Tables + "; INSERT INTO keyed (id, v) OVERRIDING SYSTEM VALUE VALUES (1, 'one'); INSERT INTO whole (n, v) OVERRIDING SYSTEM VALUE VALUES (3, 'three')");
         var task = new TaskService(_temp.Store).Create("applier-identity", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name)).Definition;
-        TaskScope scope;
-        await using (var catalog = new NpgsqlConnection(db.SourceConnectionString))
-        {
-            await catalog.OpenAsync();
-            scope = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(catalog, includeFunctions: false, CancellationToken.None));
-        }
-        var keyed = new ApplyTable(new RelationEvent(1, "public", "keyed", ["id", "v"], [true, false], FullIdentity: false), scope.Find(new QualifiedName("public", "keyed"))!, scope, SyncLsn.Invalid);
-        var whole = new ApplyTable(new RelationEvent(2, "public", "whole", ["n", "v"], [true, true], FullIdentity: true), scope.Find(new QualifiedName("public", "whole"))!, scope, SyncLsn.Invalid);
+        var tables = await ApplyTablesAsync(db, task,
+            new RelationEvent(1, "public", "keyed", ["id", "v"], [true, false], FullIdentity: false),
+            new RelationEvent(2, "public", "whole", ["n", "v"], [true, true], FullIdentity: true));
+        var (keyed, whole) = (tables[0], tables[1]);
         await using var connection = new NpgsqlConnection(db.DestinationConnectionString);
         await connection.OpenAsync();
         var checkpoint = await Checkpoint.OpenAsync(connection, task, CancellationToken.None);
@@ -283,11 +273,17 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         await db.OnDestinationAsync(Table);
         var task = new TaskService(_temp.Store).Create(name, TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
             d => d with { Options = d.Options with { ConflictPolicy = policy } }).Definition;
+        var relation = new RelationEvent(7, "public", "items", ["id", "n", "v"], [true, false, false], FullIdentity: false);
+        return (task, (await ApplyTablesAsync(db, task, relation))[0]);
+    }
+
+    /// <summary>How the stream would apply these relations of the source, as the task's scope resolves them.</summary>
+    private static async Task<ApplyTable[]> ApplyTablesAsync(DatabasePair db, TaskDefinition task, params RelationEvent[] relations)
+    {
         await using var catalog = new NpgsqlConnection(db.SourceConnectionString);
         await catalog.OpenAsync();
         var scope = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(catalog, includeFunctions: false, CancellationToken.None));
-        var relation = new RelationEvent(7, "public", "items", ["id", "n", "v"], [true, false, false], FullIdentity: false);
-        return (task, new ApplyTable(relation, scope.Find(new QualifiedName("public", "items"))!, scope, SyncLsn.Invalid));
+        return relations.Select(r => new ApplyTable(r, scope.Find(new QualifiedName(r.Schema, r.Name))!, scope, SyncLsn.Invalid)).ToArray();
     }
 
     /// <summary>A destination session set up as the stream's: replica role, so set-wise apply is allowed.</summary>
