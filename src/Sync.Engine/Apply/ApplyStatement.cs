@@ -1,13 +1,14 @@
 using Npgsql;
-using NpgsqlTypes;
+using Sync.Engine.Stream;
 
 namespace Sync.Engine.Apply;
 
 /// <summary>
 /// One destination statement for one source change. Every statement returns rows so that results line up with
-/// commands in a batch; what a returned row means depends on <see cref="Meaning"/>.
+/// commands in a batch; what a returned row means depends on <see cref="Meaning"/>. Parameters are bound to their
+/// columns (<see cref="ApplyTable.Bind"/>); the row images are as the stream sent them.
 /// </summary>
-public sealed record ApplyStatement(string Sql, IReadOnlyList<string?> Parameters, ApplyTable Table, StatementMeaning Meaning, string?[]? KeySource, string?[]? NewRow)
+public sealed record ApplyStatement(string Sql, IReadOnlyList<ColumnValue> Parameters, ApplyTable Table, StatementMeaning Meaning, ColumnValue[]? KeySource, ColumnValue[]? NewRow)
 {
     private ApplyStatement? _correction;
 
@@ -27,14 +28,14 @@ public sealed record ApplyStatement(string Sql, IReadOnlyList<string?> Parameter
 
     /// <summary>Relation columns whose values the statement writes (INSERT values, UPDATE SET list), in parameter order.</summary>
     public IReadOnlyList<int> ValueColumns { get; init; } = [];
-    public IReadOnlyList<string?> Values { get; init; } = [];
+    public IReadOnlyList<ColumnValue> Values { get; init; } = [];
     /// <summary>Relation columns and values that find the row (UPDATE and DELETE by key).</summary>
     public IReadOnlyList<int> KeyColumns { get; init; } = [];
-    public IReadOnlyList<string?> KeyValues { get; init; } = [];
+    public IReadOnlyList<ColumnValue> KeyValues { get; init; } = [];
     public ConflictPolicy Policy { get; init; }
 
     /// <summary>Statements of one shape (same SQL text) can be applied as one set-wise statement.</summary>
-    public bool SetCapable => Meaning switch
+    public bool SetCapable => !HasBinaryArray && Meaning switch
     {
         StatementMeaning.Update or StatementMeaning.Delete => Table.SetCapable && KeyColumns.Count > 0,
         // A plain insert needs no key to report its result: it either inserts or fails.
@@ -42,11 +43,23 @@ public sealed record ApplyStatement(string Sql, IReadOnlyList<string?> Parameter
         _ => Table.SetCapable && Table.KeyIndexes.All(ValueColumns.Contains),
     };
 
+    /// <summary>A binary value of an array column (<see cref="ApplyTable.ArrayColumns"/>): the statement goes row by row.</summary>
+    private bool HasBinaryArray
+    {
+        get
+        {
+            for (var i = 0; i < ValueColumns.Count; i++)
+                if (Table.ArrayColumns[ValueColumns[i]] && Values[i].IsBinary) return true;
+            for (var i = 0; i < KeyColumns.Count; i++)
+                if (Table.ArrayColumns[KeyColumns[i]] && KeyValues[i].IsBinary) return true;
+            return false;
+        }
+    }
+
     public NpgsqlBatchCommand ToBatchCommand()
     {
         var command = new NpgsqlBatchCommand(Sql);
-        foreach (var value in Parameters)
-            command.Parameters.Add(new NpgsqlParameter { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Unknown });
+        foreach (var value in Parameters) command.Parameters.Add(BinaryParameters.For(value));
         return command;
     }
 }

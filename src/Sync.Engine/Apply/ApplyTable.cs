@@ -1,4 +1,5 @@
 using Sync.Engine.Catalog;
+using Sync.Engine.Diagnostics;
 using Sync.Engine.Schema;
 using Sync.Engine.Stream;
 
@@ -6,7 +7,8 @@ namespace Sync.Engine.Apply;
 
 /// <summary>
 /// How a source relation of the stream lands on the destination: for each column of the relation message, the
-/// destination column and its type (for explicit casts of text values), or -1 when the task does not carry it.
+/// destination column and its type (for explicit casts), or null when the task does not carry it, and the type a binary
+/// value of it is sent as.
 /// </summary>
 public sealed class ApplyTable
 {
@@ -19,12 +21,18 @@ public sealed class ApplyTable
         DestinationColumns = new string?[relation.Columns.Count];
         Types = new string?[relation.Columns.Count];
         IdentityAlways = new bool[relation.Columns.Count];
+        BinaryTypes = new uint[relation.Columns.Count];
+        ArrayColumns = new bool[relation.Columns.Count];
         for (var i = 0; i < relation.Columns.Count; i++)
         {
             if (!columns.TryGetValue(relation.Columns[i], out var column) || column.Generated is not null) continue;
             DestinationColumns[i] = Identifier.Quote(table.DestinationColumn(column.Name));
             Types[i] = SchemaBuilder.ColumnType(scope, column);
             IdentityAlways[i] = column.Identity == "a";
+            // A column whose type changed since the catalog was read is not known well enough to send its binary form.
+            var typeUnchanged = i >= relation.TypeOids.Count || relation.TypeOids[i] == column.TypeOid;
+            BinaryTypes[i] = typeUnchanged && StreamFormat.BinaryPortable(column) ? column.ValueTypeOid : 0;
+            ArrayColumns[i] = column.IsArray;
         }
         Overriding = IdentityAlways.Any(x => x) ? " OVERRIDING SYSTEM VALUE" : "";
         var primaryKey = table.Source.PrimaryKey?.Columns;
@@ -43,6 +51,16 @@ public sealed class ApplyTable
     public SyncLsn SnapshotLsn { get; set; }
     public string?[] DestinationColumns { get; }
     public string?[] Types { get; }
+    /// <summary>
+    /// For each carried column: the type its binary values are sent as (the column's built-in type, or a domain's built-in
+    /// base type, whose OID is the same on every server), or 0 when its binary form cannot travel (<see cref="StreamFormat"/>).
+    /// </summary>
+    public uint[] BinaryTypes { get; }
+    /// <summary>
+    /// Carried columns of an array type. Their binary values cannot go set-wise: that would take an array of arrays,
+    /// which PostgreSQL does not have (as text they go as a text[] of array literals).
+    /// </summary>
+    public bool[] ArrayColumns { get; }
     /// <summary>GENERATED ALWAYS identity columns: inserts carry the source's value with OVERRIDING SYSTEM VALUE.</summary>
     public bool[] IdentityAlways { get; }
     public string Overriding { get; }
@@ -68,11 +86,33 @@ public sealed class ApplyTable
     /// </summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, string> SqlCache { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The value of relation column <paramref name="column"/>, ready to send: a binary value learns the type it is read
+    /// as. A binary value of a column whose binary form cannot travel ends the stream's attempt, which starts again in
+    /// text format (<see cref="StreamInText"/>).
+    /// </summary>
+    public ColumnValue Bind(int column, ColumnValue value)
+    {
+        if (!value.IsBinary) return value;
+        var type = BinaryTypes[column];
+        if (type != 0) return value.WithType(type);
+        var why = $"column {Relation.Columns[column]} of {Table.Name} (type {Table.Columns.FirstOrDefault(c => c.Name == Relation.Columns[column])?.TypeText ?? "changed on the source"}) came in binary form, which cannot be sent to the destination by type";
+        throw new SyncException(ErrorIds.StreamOutOfStep, SyncErrorCategory.InvalidData,
+            $"The stream restarts in text format: {why}.", Table.Name.ToString(), retriable: true) { Data = { [StreamInText] = why } };
+    }
+
+    /// <summary>Marks the failure that restarts the stream in text format; its value says why.</summary>
+    public const string StreamInText = "StreamInText";
+
+    /// <summary>A readable value of relation column <paramref name="column"/>, for events and errors.</summary>
+    public string Describe(int column, ColumnValue value) =>
+        value.IsBinary ? value.WithType(BinaryTypes[column] != 0 ? BinaryTypes[column] : column < Relation.TypeOids.Count ? Relation.TypeOids[column] : 0).ToString() : value.ToString();
+
     /// <summary>A short description of the key of a row, for conflict events and errors.</summary>
-    public string DescribeKey(string?[]? values)
+    public string DescribeKey(ColumnValue[]? values)
     {
         if (values is null) return "(no key)";
         var indexes = KeyIndexes.Length > 0 && !Relation.FullIdentity ? KeyIndexes : Enumerable.Range(0, values.Length).Where(i => DestinationColumns[i] is not null).ToArray();
-        return "(" + string.Join(", ", indexes.Select(i => $"{Relation.Columns[i]}={values[i] ?? "NULL"}")) + ")";
+        return "(" + string.Join(", ", indexes.Select(i => $"{Relation.Columns[i]}={Describe(i, values[i])}")) + ")";
     }
 }

@@ -466,13 +466,12 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
             {
                 var conditions = table.KeyIndexes.Select((k, n) => $"{table.DestinationColumns[k]} = ${n + 1}::{table.Types[k]}");
                 await using var lookup = new NpgsqlCommand($"SELECT row_to_json(t)::text FROM {table.Target} t WHERE {string.Join(" AND ", conditions)}", connection);
-                foreach (var k in table.KeyIndexes)
-                    lookup.Parameters.Add(new NpgsqlParameter { Value = (object?)row[k] ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Unknown });
+                foreach (var k in table.KeyIndexes) lookup.Parameters.Add(BinaryParameters.For(table.Bind(k, row[k])));
                 existing = await lookup.ExecuteScalarAsync(ct).ConfigureAwait(false) as string;
             }
             catch (PostgresException) { }
         }
-        var source = statement.NewRow is null ? "(none)" : "(" + string.Join(", ", statement.NewRow.Select((v, i) => $"{table.Relation.Columns[i]}={v ?? "NULL"}")) + ")";
+        var source = statement.NewRow is null ? "(none)" : "(" + string.Join(", ", statement.NewRow.Select((v, i) => $"{table.Relation.Columns[i]}={table.Describe(i, v)}")) + ")";
         return new SyncException(ErrorIds.ApplyConflict, SyncErrorCategory.ResourceExists,
             $"Task '{taskName}' stopped on a conflict in {table.Table.Destination}: the source inserted key {statement.Key}, which the destination already has. " +
             $"Source row: {source}. Destination row: {existing ?? "(not readable)"}. The conflict policy is Fail; resolve the row, or set -ConflictPolicy Ignore or Overwrite, then start the task again. ({error.MessageText})",

@@ -1,13 +1,16 @@
 using System.Text;
 using Npgsql;
 using NpgsqlTypes;
+using Sync.Engine.Stream;
 
 namespace Sync.Engine.Apply;
 
 /// <summary>
 /// Many row changes of one shape (same table, kind and columns) as one statement over arrays: one bind and one
-/// executor run instead of one per row, which is what makes the apply keep up with a busy source. Each column travels
-/// as a text[] and is cast to its destination type per element, exactly as the row statements do. The statement
+/// executor run instead of one per row, which is what makes the apply keep up with a busy source. Each column of text
+/// values travels as a text[] and is cast to its destination type per element, exactly as the row statements do; a
+/// column of binary values travels as an array of its type (<see cref="BinaryParameters.Array"/>), and the same cast
+/// converts only where the destination column's type differs. The statement
 /// returns the ordinals of the members that found (or inserted) their row, so the result of each member is known
 /// as if it had run alone.
 /// </summary>
@@ -26,12 +29,18 @@ public sealed class SetStatement
     {
         var first = members[0];
         var table = first.Table;
-        var parameters = new List<string?[]>();
+        var parameters = new List<NpgsqlParameter>();
         string Column(int relationIndex) => table.DestinationColumns[relationIndex]!;
         string Type(int relationIndex) => table.Types[relationIndex]!;
-        string AddArray(Func<ApplyStatement, string?> value)
+        string AddArray(Func<ApplyStatement, ColumnValue> value)
         {
-            parameters.Add(members.Select(value).ToArray());
+            var values = members.Select(value).ToArray();
+            if (BinaryParameters.IsBinaryColumn(values))
+            {
+                parameters.Add(BinaryParameters.Array(values));
+                return $"${parameters.Count}";
+            }
+            parameters.Add(new NpgsqlParameter { Value = values.Select(v => v.Text).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             return $"${parameters.Count}::text[]";
         }
 
@@ -93,8 +102,7 @@ public sealed class SetStatement
             }
         }
         var command = new NpgsqlBatchCommand(sql.ToString());
-        foreach (var array in parameters)
-            command.Parameters.Add(new NpgsqlParameter { Value = array, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        foreach (var array in parameters) command.Parameters.Add(array);
         return new SetStatement(members, command);
     }
 

@@ -4,9 +4,10 @@ using Sync.Engine.Stream;
 namespace Sync.Engine.Apply;
 
 /// <summary>
-/// Builds the destination statement of a change. Values travel as untyped text parameters with explicit casts to
-/// the destination column types, exactly like literals, so every type (enums, arrays, composites, domains) reads the
-/// text pgoutput produced. Statements for the same table and column shape have the same text, so the driver
+/// Builds the destination statement of a change. Text values travel as untyped parameters with explicit casts to the
+/// destination column types, exactly like literals, so every type (enums, arrays, composites, domains) reads the text
+/// pgoutput produced; binary values travel typed as their source type (<see cref="ApplyTable.Bind"/>) through the same
+/// casts, which convert where the destination column's type differs. Statements for the same table and column shape have the same text, so the driver
 /// prepares them once. Tables without a key match rows on every old value and change exactly one row.
 /// </summary>
 public static class StatementBuilder
@@ -58,8 +59,8 @@ public static class StatementBuilder
         var keyChanged = change.OldValues is not null;
         var columns = table.Overriding.Length == 0 ? present
             : present.Where(c => !table.IdentityAlways[c] || keyChanged && table.KeyIndexes.Contains(c) && change.OldValues![c] != change.NewValues![c]).ToList();
-        var parameters = new List<string?>(columns.Count + table.KeyIndexes.Length);
-        foreach (var c in columns) parameters.Add(change.NewValues![c]);
+        var parameters = new List<ColumnValue>(columns.Count + table.KeyIndexes.Length);
+        foreach (var c in columns) parameters.Add(table.Bind(c, change.NewValues![c]));
         var keySource = change.OldValues ?? change.NewValues!;
         var fullMatch = change.OldValues is not null && change.OldIsFullRow || table.Relation.FullIdentity || table.KeyIndexes.Length == 0;
         var (whereParameters, whereShape) = MatchParameters(table, keySource, fullMatch);
@@ -78,18 +79,18 @@ public static class StatementBuilder
             CorrectionFactory = () => Insert(table, change with { Kind = RowChangeKind.Insert }, policy),
             TouchedKeys = oldKey == newKey ? [oldKey] : [oldKey, newKey],
             ValueColumns = columns, Values = parameters.Take(columns.Count).ToArray(), Policy = policy,
-            KeyColumns = fullMatch ? [] : table.KeyIndexes, KeyValues = fullMatch ? [] : table.KeyIndexes.Select(i => keySource[i]).ToArray(),
+            KeyColumns = fullMatch ? [] : table.KeyIndexes, KeyValues = fullMatch ? [] : table.KeyIndexes.Select(i => table.Bind(i, keySource[i])).ToArray(),
         };
     }
 
     /// <summary>The identity of a row within its table, for matching statements of one batch (key values, or the whole row without a key).</summary>
-    public static string Key(ApplyTable table, string?[] values)
+    public static string Key(ApplyTable table, ColumnValue[] values)
     {
         var sb = new StringBuilder().Append(table.Relation.RelationId);
         if (table.KeyIndexes.Length > 0 && !table.Relation.FullIdentity)
-            foreach (var i in table.KeyIndexes) sb.Append('\u001f').Append(values[i] ?? "\u0000");
+            foreach (var i in table.KeyIndexes) values[i].AppendIdentity(sb.Append('\u001f'));
         else
-            foreach (var v in values) sb.Append('\u001f').Append(v ?? "\u0000");
+            foreach (var v in values) v.AppendIdentity(sb.Append('\u001f'));
         return sb.ToString();
     }
 
@@ -106,7 +107,7 @@ public static class StatementBuilder
         return new ApplyStatement(sql, parameters, table, StatementMeaning.Delete, change.OldValues, null)
         {
             TouchedKeys = [Key(table, change.OldValues!)],
-            KeyColumns = fullMatch ? [] : table.KeyIndexes, KeyValues = fullMatch ? [] : table.KeyIndexes.Select(i => change.OldValues![i]).ToArray(),
+            KeyColumns = fullMatch ? [] : table.KeyIndexes, KeyValues = fullMatch ? [] : table.KeyIndexes.Select(i => table.Bind(i, change.OldValues![i])).ToArray(),
         };
     }
 
@@ -125,34 +126,34 @@ public static class StatementBuilder
     }
 
     /// <summary>The WHERE parameters of <see cref="Match"/> (same order) and a shape key for its text (NULLs change it).</summary>
-    private static (List<string?> Parameters, string Shape) MatchParameters(ApplyTable table, string?[] values, bool fullRow)
+    private static (List<ColumnValue> Parameters, string Shape) MatchParameters(ApplyTable table, ColumnValue[] values, bool fullRow)
     {
-        var parameters = new List<string?>();
+        var parameters = new List<ColumnValue>();
         if (!fullRow && table.KeyIndexes.Length > 0 && !table.Relation.FullIdentity)
         {
-            foreach (var i in table.KeyIndexes) parameters.Add(values[i]);
+            foreach (var i in table.KeyIndexes) parameters.Add(table.Bind(i, values[i]));
             return (parameters, "k");
         }
         var shape = new StringBuilder("f");
         for (var i = 0; i < values.Length; i++)
         {
             if (table.DestinationColumns[i] is null) continue;
-            if (values[i] is null) shape.Append(i).Append('n');
-            else parameters.Add(values[i]);
+            if (values[i].IsNull) shape.Append(i).Append('n');
+            else parameters.Add(table.Bind(i, values[i]));
         }
         return (parameters, shape.ToString());
     }
 
     /// <summary>The columns a change carries (known to the task, not unchanged TOAST) and their values in order.</summary>
-    private static (List<int> Columns, List<string?> Values) Present(ApplyTable table, string?[] values, bool[]? unchanged)
+    private static (List<int> Columns, List<ColumnValue> Values) Present(ApplyTable table, ColumnValue[] values, bool[]? unchanged)
     {
         var columns = new List<int>();
-        var parameters = new List<string?>();
+        var parameters = new List<ColumnValue>();
         for (var i = 0; i < values.Length; i++)
         {
             if (table.DestinationColumns[i] is null || (unchanged is not null && unchanged[i])) continue;
             columns.Add(i);
-            parameters.Add(values[i]);
+            parameters.Add(table.Bind(i, values[i]));
         }
         return (columns, parameters);
     }
@@ -161,9 +162,9 @@ public static class StatementBuilder
     /// WHERE clause finding the row: by key when the relation has one, else (REPLICA IDENTITY FULL) the one row whose
     /// every value matches, compared as text in this session so types without equality operators work too.
     /// </summary>
-    private static (string Where, List<string?> Parameters) Match(ApplyTable table, string?[] values, bool fullRow, int offset)
+    private static (string Where, List<ColumnValue> Parameters) Match(ApplyTable table, ColumnValue[] values, bool fullRow, int offset)
     {
-        var parameters = new List<string?>();
+        var parameters = new List<ColumnValue>();
         if (!fullRow && table.KeyIndexes.Length > 0 && !table.Relation.FullIdentity)
         {
             var conditions = table.KeyIndexes.Select(i =>
@@ -177,7 +178,7 @@ public static class StatementBuilder
         for (var i = 0; i < values.Length; i++)
         {
             if (table.DestinationColumns[i] is null) continue;
-            if (values[i] is null) { matches.Add($"{table.DestinationColumns[i]} IS NULL"); continue; }
+            if (values[i].IsNull) { matches.Add($"{table.DestinationColumns[i]} IS NULL"); continue; }
             parameters.Add(values[i]);
             matches.Add($"{table.DestinationColumns[i]}::text = ({Param(offset + parameters.Count, table.Types[i]!)})::text");
         }

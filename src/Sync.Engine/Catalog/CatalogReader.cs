@@ -86,9 +86,10 @@ public static class CatalogReader
                    nullif(a.attidentity::text, ''), {(version >= 12 ? "CASE WHEN a.attgenerated = 's' THEN pg_get_expr(ad.adbin, ad.adrelid) END" : "NULL::text")},
                    CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 THEN cn.nspname END,
                    (rt.typtype = 'c' OR (t.typcategory = 'A' AND et.oid >= 16384) OR rt.typsend = 0 OR rt.typreceive = 0
-                    OR (rt.typcategory = 'A' AND EXISTS (SELECT 1 FROM pg_type x WHERE x.oid = rt.typelem AND (x.oid >= 16384 OR x.typtype = 'c')))),
+                    OR (rt.oid < 16384 AND rt.typname LIKE 'reg%')
+                    OR (rt.typcategory = 'A' AND EXISTS (SELECT 1 FROM pg_type x WHERE x.oid = rt.typelem AND (x.oid >= 16384 OR x.typtype = 'c' OR x.typname LIKE 'reg%')))),
                    t.typlen = -1 AND t.typstorage <> 'p',
-                   co.collname
+                   co.collname, rt.oid
             FROM pg_attribute a
             JOIN pg_class c ON c.oid = a.attrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -118,6 +119,7 @@ public static class CatalogReader
             Collation = r.IsDBNull(12) ? null : new QualifiedName(r.GetString(12), r.GetString(15)),
             NeedsTextCopy = r.GetBoolean(13),
             Toastable = r.GetBoolean(14),
+            ValueTypeOid = r.GetFieldValue<uint>(16),
         }), ct).ConfigureAwait(false)).ToLookup(x => x.Table, x => x.Column);
 
         var constraints = (await ReadListAsync(connection, $"""

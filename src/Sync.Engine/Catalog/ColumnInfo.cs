@@ -21,8 +21,13 @@ public sealed record ColumnInfo
     public string? Generated { get; init; }
     /// <summary>The column's collation when it differs from its type's.</summary>
     public QualifiedName? Collation { get; init; }
-    /// <summary>True when binary COPY cannot carry the value between servers (composites, arrays of user types, types without binary I/O).</summary>
+    /// <summary>
+    /// True when binary COPY cannot carry the value between servers: composites and arrays of user types (their binary
+    /// form embeds type OIDs), the reg* types (their binary form is an object's OID), types without binary I/O.
+    /// </summary>
     public bool NeedsTextCopy { get; init; }
+    /// <summary>The type whose binary form the values have: a domain's base type, else the column's type (0 when not read).</summary>
+    public uint ValueTypeOid { get; init; }
     /// <summary>Values can be TOASTed (varlena with a storage other than plain).</summary>
     public bool Toastable { get; init; }
 }

@@ -36,9 +36,22 @@ public sealed class ConnectionFactory(ISecretProtector secrets)
         if (endpoint.Passfile is not null) builder.Passfile = endpoint.Passfile;
         if (endpoint.Password is not null)
             builder.Password = secrets.Unprotect(endpoint.Password, $"{endpoint}").Reveal();
-        if (replication) builder.Pooling = false;
+        if (replication)
+        {
+            builder.Pooling = false;
+            builder.Options = StreamTextSettings;
+        }
         return builder;
     }
+
+    /// <summary>
+    /// The settings the source's walsender writes the stream's text values in, whatever the source's own configuration
+    /// (a database set to DateStyle 'SQL, DMY' or IntervalStyle 'sql_standard' wrote values the destination read as
+    /// other dates and intervals): ISO dates, postgres-style intervals, floats that read back exactly (extra_float_digits
+    /// matters on sources before 12), hex bytea, and search_path pg_catalog so object names (regclass and the like) come
+    /// schema-qualified. The apply session reads them in the same settings.
+    /// </summary>
+    public const string StreamTextSettings = "-c search_path=pg_catalog -c DateStyle=ISO,YMD -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex";
 
     public NpgsqlDataSource CreateDataSource(EndpointDefinition endpoint, string applicationName, int maxPoolSize = 16)
     {

@@ -85,7 +85,9 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         applyBuilder.Pooling = false;
         applyBuilder.MaxAutoPrepare = 512;
         applyBuilder.AutoPrepareMinUsages = 2;
-        await using var destination = new NpgsqlConnection(applyBuilder.ConnectionString);
+        // Its sessions can send the stream's binary values (BinaryParameters).
+        await using var applySource = BinaryParameters.DataSource(applyBuilder.ConnectionString);
+        await using var destination = applySource.CreateConnection();
         try { await destination.OpenAsync(halt).ConfigureAwait(false); }
         catch (Exception e) when (e is NpgsqlException or TimeoutException) { throw ConnectionFactory.ConnectionError(ServerSide.Destination, task.Destination, e); }
         var replicaRole = await PrepareApplySessionAsync(destination, halt).ConfigureAwait(false);
@@ -121,9 +123,11 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         // Large transactions stream while in progress where the source can (14+); they wait in files beside the task's
         // store files (removed with the task), not in memory and not on the source's disk.
         var spool = messages ? SpoolDirectory(task) : null;
-        var reader = new PgOutputReader(replication, slot, TaskNaming.PublicationName(task), messages, spool);
+        var (binary, whyText) = StreamFormat.Choose(sourceVersion, scope.DataTables, context.StreamInText);
+        var reader = new PgOutputReader(replication, slot, TaskNaming.PublicationName(task), messages, spool, binary);
         context.Event(SyncEventKind.StageChanged, SyncEventLevel.Information,
-            $"Streaming from slot {slot}{(resumeAt is { } r ? $", resuming after {r}" : "")}; checkpoint kept in {(checkpoint.UsesOrigin ? $"replication origin {TaskNaming.OriginName(task)}" : "the task's checkpoint table")}.");
+            $"Streaming from slot {slot}{(resumeAt is { } r ? $", resuming after {r}" : "")} in {(binary ? "binary format" : "text format")}{(whyText is null ? "" : $" ({whyText})")}; " +
+            $"checkpoint kept in {(checkpoint.UsesOrigin ? $"replication origin {TaskNaming.OriginName(task)}" : "the task's checkpoint table")}.");
 
         using var readerStop = CancellationTokenSource.CreateLinkedTokenSource(halt);
         // At most 16 batches of up to 512 events in flight: the worker's memory stays bounded.
@@ -313,7 +317,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                         heartbeatRelation = relation.RelationId;
                         break;
                     case RowEvent row when row.RelationId == heartbeatRelation:
-                        beatInTransaction = row.NewValues is [_, var at, ..] ? at ?? "" : "";
+                        beatInTransaction = row.NewValues is [_, var at, ..] && !at.IsNull ? at.ToString() : "";
                         break;
                     case RelationEvent relation:
                         relationEvents[relation.RelationId] = relation;
@@ -676,7 +680,9 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     /// <summary>Prepares the apply session; true when triggers and foreign keys are off in it (session_replication_role = replica).</summary>
     internal static async Task<bool> PrepareApplySessionAsync(NpgsqlConnection destination, CancellationToken ct)
     {
-        await using (var command = new NpgsqlCommand("SET synchronous_commit = on; SET search_path = pg_catalog", destination))
+        // The stream's text values are written in these settings (ConnectionFactory.StreamTextSettings); reading them in
+        // the same ones keeps dates, intervals and object names from meaning something else on the destination.
+        await using (var command = new NpgsqlCommand("SET synchronous_commit = on; SET search_path = pg_catalog; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'", destination))
             await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         try
         {

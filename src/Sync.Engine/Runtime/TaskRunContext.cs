@@ -40,6 +40,12 @@ public sealed class TaskRunContext : IDisposable
     /// <summary>Set when a set-wise apply met a key conflict: the next run replays that group one row per statement.</summary>
     public bool ApplyRowByRow { get; set; }
 
+    /// <summary>
+    /// Set when the stream sent a binary value that cannot be sent on (<see cref="Apply.ApplyTable.Bind"/>): why. The
+    /// stream's next attempts in this run use text format (<see cref="Stream.StreamFormat.Choose"/>).
+    /// </summary>
+    public string? StreamInText { get; set; }
+
     /// <summary>How many times the run has reported progress (<see cref="NoteProgress"/>): a retry that moved it recovered.</summary>
     public long ProgressMarks => Interlocked.Read(ref _progress);
 

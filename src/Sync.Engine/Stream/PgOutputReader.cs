@@ -9,7 +9,8 @@ namespace Sync.Engine.Stream;
 /// <summary>
 /// Reads the task's slot through pgoutput and turns each message into a <see cref="StreamEvent"/> with
 /// <see cref="PgOutputParser"/>, copying every value out of the driver's buffer before the next message is requested.
-/// Protocol version 1 (PostgreSQL 10+) in text format; logical decoding messages (PostgreSQL 14+) when asked for; with a
+/// Protocol version 1 (PostgreSQL 10+) in text format, or binary where asked (PostgreSQL 14+, <see cref="StreamFormat"/>);
+/// logical decoding messages (PostgreSQL 14+) when asked for; with a
 /// <paramref name="spoolDirectory"/> (PostgreSQL 14+), protocol 2 with large transactions streamed while in progress
 /// and gathered in <see cref="StreamedTransactionSpool"/> until they commit.
 /// </summary>
@@ -22,7 +23,7 @@ namespace Sync.Engine.Stream;
 /// running the reader for at most that long (a stop is seen after it): a timer for it woke the runtime's timer thread
 /// twice and a pool thread once per pause.
 /// </remarks>
-public sealed class PgOutputReader(LogicalReplicationConnection connection, string slotName, string publication, bool messages, string? spoolDirectory = null)
+public sealed class PgOutputReader(LogicalReplicationConnection connection, string slotName, string publication, bool messages, string? spoolDirectory = null, bool binary = false)
 {
     /// <summary>
     /// How long the reader lets the stream gather after it has caught up and more arrives: the latency a change gains at
@@ -48,6 +49,7 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
             new("publication_names", Catalog.Identifier.Quote(publication)),
         };
         if (messages) options.Add(new("messages", "true"));
+        if (binary) options.Add(new("binary", "true"));
         if (spoolDirectory is not null) options.Add(new("streaming", "on"));
         using var spool = spoolDirectory is null ? null : new StreamedTransactionSpool(spoolDirectory);
         var stream = connection.StartLogicalReplication(slot, ct, start is { IsValid: true } s ? new NpgsqlLogSequenceNumber(s.Value) : null, options);

@@ -2,7 +2,7 @@ namespace Sync.Engine.Stream;
 
 /// <summary>
 /// A decoded replication message, copied out of the driver's buffer (which the next message reuses). Values are in
-/// pgoutput's text format; null is SQL NULL; unchanged TOAST values are flagged, never turned into NULL.
+/// pgoutput's text or binary format (<see cref="ColumnValue"/>); unchanged TOAST values are flagged, never turned into NULL.
 /// </summary>
 public abstract record StreamEvent
 {
@@ -20,7 +20,11 @@ public sealed record CommitEvent(SyncLsn CommitLsn, SyncLsn EndLsn, DateTimeOffs
 
 public sealed record OriginEvent(string Name) : StreamEvent;
 
-public sealed record RelationEvent(uint RelationId, string Schema, string Name, IReadOnlyList<string> Columns, IReadOnlyList<bool> KeyColumns, bool FullIdentity) : StreamEvent;
+public sealed record RelationEvent(uint RelationId, string Schema, string Name, IReadOnlyList<string> Columns, IReadOnlyList<bool> KeyColumns, bool FullIdentity) : StreamEvent
+{
+    /// <summary>Each column's type on the source, as the message names it (empty when not known, as in tests that build relations).</summary>
+    public IReadOnlyList<uint> TypeOids { get; init; } = [];
+}
 
 public enum RowChangeKind
 {
@@ -30,7 +34,7 @@ public enum RowChangeKind
 }
 
 /// <summary>A row change. <see cref="OldValues"/> holds the old key (or the whole old row with REPLICA IDENTITY FULL) when sent.</summary>
-public sealed record RowEvent(RowChangeKind Kind, uint RelationId, string?[]? OldValues, bool OldIsFullRow, string?[]? NewValues, bool[]? Unchanged) : StreamEvent;
+public sealed record RowEvent(RowChangeKind Kind, uint RelationId, ColumnValue[]? OldValues, bool OldIsFullRow, ColumnValue[]? NewValues, bool[]? Unchanged) : StreamEvent;
 
 public sealed record TruncateEvent(IReadOnlyList<uint> RelationIds, bool Cascade, bool RestartIdentity) : StreamEvent;
 

@@ -17,11 +17,15 @@ public sealed class PgOutputParserTests
         public Message Int64(long value) { var b = new byte[8]; BinaryPrimitives.WriteInt64BigEndian(b, value); _bytes.AddRange(b); return this; }
         public Message String(string value) { _bytes.AddRange(Encoding.UTF8.GetBytes(value)); _bytes.Add(0); return this; }
         public Message Text(string value) { var b = Encoding.UTF8.GetBytes(value); Byte('t').Int32(b.Length); _bytes.AddRange(b); return this; }
+        public Message Binary(params byte[] value) { Byte('b').Int32(value.Length); _bytes.AddRange(value); return this; }
         public byte[] Bytes => [.. _bytes];
     }
 
-    private static void Seq(string?[] expected, string?[]? actual) =>
-        Assert.Equal(string.Join("|", expected.Select(v => v ?? "<null>")), actual is null ? "<none>" : string.Join("|", actual.Select(v => v ?? "<null>")));
+    private static void Seq(string?[] expected, ColumnValue[]? actual)
+    {
+        Assert.Equal(string.Join("|", expected.Select(v => v ?? "<null>")), actual is null ? "<none>" : string.Join("|", actual.Select(v => v.IsNull ? "<null>" : v.Text)));
+        Assert.All(actual ?? [], v => Assert.False(v.IsBinary));
+    }
 
     [Fact]
     public void BeginAndCommitCarryTheirPositionsAndTimes()
@@ -46,6 +50,7 @@ public sealed class PgOutputParserTests
         Assert.Equal((16384u, "sales", "Orders ü"), (relation.RelationId, relation.Schema, relation.Name));
         Assert.Equal(["id", "note \"x\""], relation.Columns);
         Assert.Equal([true, false], relation.KeyColumns);
+        Assert.Equal([23u, 25u], relation.TypeOids);
         Assert.True(relation.FullIdentity);
         var catalog = Assert.IsType<RelationEvent>(PgOutputParser.Parse(new Message('R').Int32(1).String("").String("t").Byte('d').Int16(0).Bytes));
         Assert.Equal("pg_catalog", catalog.Schema);
@@ -78,6 +83,48 @@ public sealed class PgOutputParserTests
         Seq(["x"], delete.OldValues);
         Assert.Null(delete.NewValues);
     }
+
+    [Fact]
+    public void BinaryValuesKeepTheirBytesBesideTextNullAndUnchangedValues()
+    {
+        // A binary stream (pgoutput's binary option) sends 'b' for types with a send function and 't' for the rest.
+        var insert = Assert.IsType<RowEvent>(PgOutputParser.Parse(new Message('I').Int32(7).Byte('N').Int16(4)
+            .Binary(0, 0, 0, 42).Byte('n').Text("postgres=r/postgres").Binary().Bytes));
+        var values = insert.NewValues!;
+        Assert.True(values[0].IsBinary);
+        Assert.Equal(new byte[] { 0, 0, 0, 42 }, values[0].Binary);
+        Assert.True(values[1].IsNull);
+        Assert.Equal("postgres=r/postgres", values[2].Text);
+        Assert.False(values[2].IsBinary);
+        // An empty binary value (an empty text, say) is a value, not NULL.
+        Assert.True(values[3].IsBinary);
+        Assert.Empty(values[3].Binary!);
+
+        var update = Assert.IsType<RowEvent>(PgOutputParser.Parse(new Message('U').Int32(7).Byte('K').Int16(1).Binary(0, 0, 0, 1).Byte('N').Int16(2).Binary(0, 0, 0, 2).Byte('u').Bytes));
+        Assert.Equal(new byte[] { 0, 0, 0, 1 }, update.OldValues![0].Binary);
+        Assert.Equal(new byte[] { 0, 0, 0, 2 }, update.NewValues![0].Binary);
+        Assert.Equal([false, true], update.Unchanged!);
+        Assert.NotEqual(update.OldValues[0], update.NewValues[0]);
+        Assert.Equal(update.OldValues[0], ColumnValue.FromBinary([0, 0, 0, 1]));
+        Assert.NotEqual(ColumnValue.FromBinary([0x31]), ColumnValue.FromText("1"));
+    }
+
+    [Theory]
+    [InlineData(23u, "0000002a", "42")]
+    [InlineData(20u, "fffffffffffffffe", "-2")]
+    [InlineData(16u, "01", "t")]
+    [InlineData(25u, "c3bc6e69", "üni")]
+    [InlineData(2950u, "a0eebc999c0b4ef8bb6d6bb9bd380a11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")]
+    [InlineData(1082u, "00000000", "2000-01-01")]
+    [InlineData(1184u, "000000000000000a", "2000-01-01 00:00:00.00001+00")]
+    [InlineData(1700u, "000200000000000400010d80", "1.3456")]
+    [InlineData(1700u, "0001ffff40000004000c", "-0.0012")]
+    [InlineData(1700u, "00000000c0000000", "NaN")]
+    [InlineData(3802u, "017b7d", "{}")]
+    [InlineData(600u, "0102", @"\x0102 (binary, type 600)")]
+    [InlineData(23u, "01", @"\x01 (binary, type 23)")]
+    public void BinaryValuesReadAsTextInMessages(uint type, string hex, string expected) =>
+        Assert.Equal(expected, ColumnValue.FromBinary(Convert.FromHexString(hex)).WithType(type).ToString());
 
     [Fact]
     public void TruncateOriginAndMessagesAreRead()
@@ -116,7 +163,8 @@ public sealed class PgOutputParserTests
     {
         Assert.Contains("ended early", Assert.Throws<FormatException>(() => PgOutputParser.Parse(new Message('I').Int32(7).Byte('N').Int16(1).Byte('t').Int32(10).Bytes)).Message);
         Assert.Contains("'S'", Assert.Throws<FormatException>(() => PgOutputParser.Parse(new Message('S').Int32(1).Bytes)).Message);
-        Assert.Contains("'b'", Assert.Throws<FormatException>(() => PgOutputParser.Parse(new Message('I').Int32(7).Byte('N').Int16(1).Byte('b').Int32(0).Bytes)).Message);
+        Assert.Contains("'z'", Assert.Throws<FormatException>(() => PgOutputParser.Parse(new Message('I').Int32(7).Byte('N').Int16(1).Byte('z').Int32(0).Bytes)).Message);
+        Assert.Contains("ended early", Assert.Throws<FormatException>(() => PgOutputParser.Parse(new Message('I').Int32(7).Byte('N').Int16(1).Byte('b').Int32(5).Byte(1).Bytes)).Message);
         Assert.Contains("terminator", Assert.Throws<FormatException>(() => PgOutputParser.Parse(new Message('O').Int64(1).Byte('x').Bytes)).Message);
     }
 }

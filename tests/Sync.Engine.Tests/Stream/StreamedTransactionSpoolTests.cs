@@ -46,7 +46,7 @@ public sealed class StreamedTransactionSpoolTests : IDisposable
             foreach (var e in committed ?? []) seen.Add(e switch
             {
                 BeginEvent b => $"B{b.Xid}@{b.CommitLsn.Value}",
-                RowEvent r => r.NewValues![0]!,
+                RowEvent r => r.NewValues![0].Text!,
                 CommitEvent c => $"C@{c.CommitLsn.Value}",
                 _ => e.GetType().Name,
             });

@@ -245,11 +245,13 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
         var wanted = tables.ToDictionary(t => t.Name);
         var applyBuilder = new ConnectionFactory(context.Store.Secrets).Build(task.Destination, $"sync:{task.Name}:backfill");
         applyBuilder.Pooling = false;
-        await using var destination = new NpgsqlConnection(applyBuilder.ConnectionString);
+        await using var applySource = BinaryParameters.DataSource(applyBuilder.ConnectionString);
+        await using var destination = applySource.CreateConnection();
         await destination.OpenAsync(ct).ConfigureAwait(false);
         await RealtimeSync.PrepareApplySessionAsync(destination, ct).ConfigureAwait(false);
         var applier = new ChangeApplier(destination, Checkpoint.None, task.Name, context.Clock) { SetMode = false };
-        var reader = new PgOutputReader(lease.Replication!, lease.SlotName!, TaskNaming.PublicationName(task), messages: true);
+        var (binary, _) = StreamFormat.Choose(lease.Replication!.PostgreSqlVersion.Major, tables, context.StreamInText);
+        var reader = new PgOutputReader(lease.Replication!, lease.SlotName!, TaskNaming.PublicationName(task), messages: true, binary: binary);
         var relations = new Dictionary<uint, ApplyTable?>();
         var policy = task.Options.ConflictPolicy;
         var inTransaction = false;

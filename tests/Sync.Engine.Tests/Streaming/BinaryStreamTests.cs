@@ -1,0 +1,166 @@
+using Sync.Engine.Tasks;
+using Sync.Engine.Tests.Infrastructure;
+
+namespace Sync.Engine.Tests.Streaming;
+
+/// <summary>
+/// The stream in pgoutput's binary format (PostgreSQL 14+), end to end: built-in types and domains over them travel in
+/// their binary form; a task with a type whose binary form holds server-local OIDs streams in text and says why; a
+/// table of such a type added to a binary stream restarts it in text.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
+{
+    private readonly TempStore _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private const string BuiltInTypes = """
+        CREATE DOMAIN positive_int AS integer CHECK (VALUE > 0);
+        CREATE TABLE typed (
+            id bigserial PRIMARY KEY,
+            small smallint, big bigint, num numeric(20,6), num_nan numeric, real_v real, dbl double precision, money_v money,
+            ch char(5), vch varchar(40), txt text, bytes bytea,
+            d date, t time, ttz time with time zone, ts timestamp, tstz timestamptz, iv interval, flag boolean,
+            pt point, ln line, lseg_v lseg, bx box, pth path, poly polygon, circ circle,
+            ip inet, net cidr, mac macaddr, mac8 macaddr8, bits bit(8), vbits bit varying(16),
+            tsv tsvector, tsq tsquery, uid uuid, doc xml, js json, jsb jsonb,
+            ints int[], texts text[], matrix int[][], stamps timestamptz[],
+            pos positive_int, r int4range, dr daterange, tr tstzrange, big_text text
+        );
+        ALTER TABLE typed ALTER COLUMN big_text SET STORAGE EXTERNAL;
+        CREATE TABLE logbook (at timestamptz, line text, amount numeric, tags text[]);
+        ALTER TABLE logbook REPLICA IDENTITY FULL;
+        INSERT INTO logbook SELECT '2024-01-01'::timestamptz + g * interval '1 minute', 'line ' || (g % 5), g / 3.0, ARRAY['t' || g] FROM generate_series(1, 50) g;
+        CREATE TABLE people (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text);
+        INSERT INTO people (name) SELECT 'p' || g FROM generate_series(1, 10) g;
+        """;
+
+    private static string Rows(string range) => $$"""
+        INSERT INTO typed (small, big, num, num_nan, real_v, dbl, money_v, ch, vch, txt, bytes, d, t, ttz, ts, tstz, iv, flag,
+            pt, ln, lseg_v, bx, pth, poly, circ, ip, net, mac, mac8, bits, vbits, tsv, tsq, uid, doc, js, jsb, ints, texts, matrix, stamps, pos, r, dr, tr, big_text)
+        SELECT g::smallint, g * 1000000000::bigint, g / 7.0, CASE WHEN g % 3 = 0 THEN 'NaN'::numeric ELSE -g END,
+            CASE g % 4 WHEN 0 THEN 'Infinity'::real WHEN 1 THEN '-Infinity'::real WHEN 2 THEN 'NaN'::real ELSE g / 3.0 END,
+            g / 9.0, g * 1.25, 'c' || g, 'varchar ü ' || g, CASE WHEN g % 5 = 0 THEN '' ELSE repeat('text ', g % 50) END,
+            decode(md5(g::text), 'hex'), '2024-01-01'::date + g, '12:34:56.789'::time, '12:34:56+02'::timetz,
+            '2024-02-29 23:59:59.123456'::timestamp + g * interval '1 hour', CASE WHEN g % 7 = 0 THEN 'infinity'::timestamptz ELSE '1999-12-31 23:00:00+00'::timestamptz + g * interval '1 second' END,
+            g * interval '1 day 2 hours', g % 2 = 0,
+            point(g, g), line(point(0,0), point(1, g + 1)), lseg(point(0,0), point(g,g)), box(point(0,0), point(g,g)),
+            path(polygon '((0,0),(1,1),(2,0))'), polygon '((0,0),(1,1),(2,0))', circle(point(g,g), 2),
+            ('10.0.0.' || g % 250)::inet, '10.1.0.0/16'::cidr, '08:00:2b:01:02:03'::macaddr, '08:00:2b:01:02:03:04:05'::macaddr8,
+            (g % 256)::bit(8), B'1011', to_tsvector('english', 'the quick brown fox ' || g), to_tsquery('fox & quick'),
+            md5(g::text)::uuid, ('<a n="' || g || '">x</a>')::xml, ('{"g": ' || g || '}')::json, ('{"g": ' || g || ', "nested": [1, 2]}')::jsonb,
+            ARRAY[g, g + 1, NULL], ARRAY['a', NULL, '', 'quote''s'], ARRAY[[1,2],[3,4]], ARRAY[now(), NULL],
+            g, int4range(g, g + 10), daterange('2024-01-01', '2024-12-31'), tstzrange('2024-01-01 00:00+00', '2024-01-02 00:00+00'),
+            CASE WHEN g % 10 = 0 THEN repeat('toast ', 2000) END
+        FROM generate_series({{range}}) g;
+        """;
+
+    private IEnumerable<string> Messages(string task) => _temp.Store.ReadEvents(task).Select(e => e.Event.Message);
+
+    private Task StreamingStartedAsync(string task) =>
+        TestTasks.WaitUntilAsync(() => Messages(task).Any(m => m.StartsWith("Streaming from slot", StringComparison.Ordinal)), TimeSpan.FromSeconds(60),
+            () => "the stream to start: " + string.Join(" | ", Messages(task)));
+
+    [Fact]
+    public async Task BuiltInTypesAndDomainsStreamInBinaryFormatAndArriveEqual()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync(BuiltInTypes + Rows("1, 100"));
+        var service = new TaskService(_temp.Store);
+        service.Create("binary-1", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental });
+        await using var harness = new StreamingHarness(service, db, "binary-1");
+        await harness.StartAsync();
+        await StreamingStartedAsync("binary-1");
+        Assert.Contains(Messages("binary-1"), m => m.StartsWith("Streaming from slot", StringComparison.Ordinal) && m.Contains(" in binary format;", StringComparison.Ordinal));
+
+        await db.OnSourceAsync(Rows("101, 160") + """
+            INSERT INTO typed (txt) VALUES (NULL);
+            UPDATE typed SET num = num + 1, tstz = '-infinity', ints = NULL, txt = 'updated ' || id WHERE id <= 30;
+            UPDATE typed SET id = id + 100000 WHERE id = 31;
+            UPDATE typed SET id = id + 100000, small = 0 WHERE id = 40;
+            DELETE FROM typed WHERE id BETWEEN 41 AND 45;
+            UPDATE logbook SET line = 'changed', amount = amount * 2 WHERE line = 'line 1';
+            DELETE FROM logbook WHERE line = 'line 2';
+            INSERT INTO logbook VALUES ('2030-01-01', 'line 2', NULL, NULL), ('2030-01-01', 'line 2', NULL, NULL);
+            INSERT INTO people (name) VALUES ('identity always');
+            UPDATE people SET name = 'renamed' WHERE id = 3;
+            DELETE FROM people WHERE id = 4;
+            """);
+        // One large transaction (it streams while in progress, binary values included) and many small ones.
+        await db.OnSourceAsync("BEGIN; " + Rows("2000, 6000") + " UPDATE typed SET texts = ARRAY['bulk'] WHERE id >= 2000; COMMIT;");
+        for (var i = 0; i < 30; i++) await db.OnSourceAsync($"UPDATE typed SET dbl = {i}.5, uid = gen_random_uuid() WHERE id = {60 + i}");
+        await harness.CatchUpAsync();
+        await harness.AssertEqualAsync();
+        // Unchanged TOAST values were kept, not nulled, and the domain's values arrived.
+        Assert.Equal(12000, await db.DestinationScalarAsync<int>("SELECT length(big_text) FROM typed WHERE id = 10"));
+        Assert.Equal(await db.SourceScalarAsync<long>("SELECT sum(pos) FROM typed"), await db.DestinationScalarAsync<long>("SELECT sum(pos) FROM typed"));
+
+        var exit = await harness.StopAsync();
+        Assert.True(exit == 0, service.Get("binary-1").State.LastError?.Message);
+        Assert.DoesNotContain(Messages("binary-1"), m => m.Contains("restarts in text format", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ATypeWhoseBinaryFormHoldsOidsKeepsTheStreamInTextWhateverTheSourcesSettingsAndATableOfOneAddedLaterRestartsIt()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("""
+            CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+            CREATE TABLE accounts (id int PRIMARY KEY, balance numeric, at timestamptz);
+            INSERT INTO accounts SELECT g, g, '2024-01-01' FROM generate_series(1, 20) g;
+            CREATE TABLE ledger (id int PRIMARY KEY, amount numeric, noted timestamptz);
+            INSERT INTO ledger SELECT g, g * 1.5, '2024-01-01' FROM generate_series(1, 20) g;
+            CREATE TABLE moods (id int PRIMARY KEY, feeling mood, feelings mood[], owner regclass);
+            INSERT INTO moods SELECT g, 'ok', ARRAY['sad', 'happy']::mood[], 'accounts' FROM generate_series(1, 20) g;
+            CREATE TABLE owners (id int PRIMARY KEY, owner regclass, since date, term interval, ratio float8);
+            INSERT INTO owners VALUES (1, 'accounts', '2024-01-02', '-1 day 02:00:00', 0.1), (2, 'owners', NULL, NULL, NULL);
+            """);
+        // Settings under which the source writes text that reads differently elsewhere: the stream sets its own.
+        await db.OnSourceAsync($"ALTER DATABASE \"{db.Name}\" SET DateStyle = 'SQL, DMY'; ALTER DATABASE \"{db.Name}\" SET IntervalStyle = 'sql_standard'; ALTER DATABASE \"{db.Name}\" SET extra_float_digits = 0");
+        await db.OnDestinationAsync($"ALTER DATABASE \"{db.Name}\" SET DateStyle = 'SQL, MDY'; ALTER DATABASE \"{db.Name}\" SET IntervalStyle = 'sql_standard'");
+        var service = new TaskService(_temp.Store);
+
+        // A regclass holds an OID in its binary form: that task streams in text, and its values arrive as names.
+        service.Create("text-1", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental, Selection = d.Selection with { IncludeTables = ["public.owners", "public.accounts"] } });
+        await using (var harness = new StreamingHarness(service, db, "text-1"))
+        {
+            await harness.StartAsync();
+            await StreamingStartedAsync("text-1");
+            Assert.Contains(Messages("text-1"), m => m.Contains(" in text format (column owner of public.owners has type regclass, whose binary form cannot travel between servers);", StringComparison.Ordinal));
+            await db.OnSourceAsync("INSERT INTO owners VALUES (3, 'accounts', '2024-03-04', 'P-3DT4H5M6S', 1.0 / 3); UPDATE owners SET term = term - interval '1 hour', since = since + 1 WHERE id = 1; UPDATE accounts SET balance = 0 WHERE id = 1");
+            await harness.CatchUpAsync();
+            await harness.AssertEqualAsync();
+            // The copy carried the name too, not the source's OID.
+            Assert.Equal("accounts owners accounts", await db.DestinationScalarAsync<string>("SELECT string_agg(owner::text, ' ' ORDER BY id) FROM owners"));
+            Assert.Equal("2024-01-03 -1 days +01:00:00|2024-03-04 -3 days +04:05:06",
+                await db.DestinationScalarAsync<string>("SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; SELECT string_agg(since || ' ' || term, '|' ORDER BY id) FROM owners WHERE since IS NOT NULL"));
+            Assert.Equal(1.0 / 3, await db.DestinationScalarAsync<double>("SELECT ratio FROM owners WHERE id = 3"));
+            Assert.Equal(0, await harness.StopAsync());
+        }
+
+        // A binary stream that is given a table of an enum: the stream restarts in text once that table's rows come.
+        service.Create("binary-2", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental, Selection = d.Selection with { IncludeTables = ["public.ledger"] } });
+        await using (var harness = new StreamingHarness(service, db, "binary-2"))
+        {
+            await harness.StartAsync();
+            await StreamingStartedAsync("binary-2");
+            Assert.Contains(Messages("binary-2"), m => m.Contains(" in binary format;", StringComparison.Ordinal));
+            await db.OnSourceAsync("UPDATE ledger SET amount = amount + 1");
+            await harness.CatchUpAsync();
+            service.Update("binary-2", new TaskChanges { AddTables = ["public.moods"] });
+            await TestTasks.WaitUntilAsync(() => Messages("binary-2").Any(m => m.Contains("public.moods copied again and back in the stream", StringComparison.Ordinal)),
+                TimeSpan.FromSeconds(90), () => "the added table to join the stream: " + string.Join(" | ", Messages("binary-2")));
+            await db.OnSourceAsync("INSERT INTO moods VALUES (100, 'happy', ARRAY['ok']::mood[], 'moods'); UPDATE moods SET feeling = 'sad' WHERE id = 1; UPDATE ledger SET amount = -1 WHERE id = 2");
+            await TestTasks.WaitUntilAsync(() => Messages("binary-2").Any(m => m.Contains(" in text format (", StringComparison.Ordinal)),
+                TimeSpan.FromSeconds(60), () => "the stream to restart in text format: " + string.Join(" | ", Messages("binary-2")));
+            await harness.CatchUpAsync();
+            await harness.AssertEqualAsync();
+            Assert.Contains(Messages("binary-2"), m => m.Contains("The stream restarts in text format: column feeling of public.moods (type public.mood) came in binary form", StringComparison.Ordinal));
+            Assert.Equal(0, await harness.StopAsync());
+        }
+    }
+}
