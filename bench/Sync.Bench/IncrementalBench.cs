@@ -107,6 +107,9 @@ internal static partial class IncrementalBench
             () => FollowerCpu("drain"), Processes);
         result = result with { BacklogTransactions = backlog, DrainSeconds = drain, DrainCpuSeconds = cpu };
         await service.RequestStopAsync("bench-inc", ControlAction.Stop, wait: true, CancellationToken.None);
+        // Which format the stream ran in (binary where the tables allow it, StreamFormat).
+        foreach (var streamed in service.Store.ReadEvents("bench-inc").Select(e => e.Event.Message).Where(m => m.StartsWith("Streaming from slot", StringComparison.Ordinal)))
+            Console.WriteLine($"Sync: {streamed}");
         await service.RemoveAsync("bench-inc", force: true, CancellationToken.None);
         Directory.Delete(home, true);
         return result with { PeakBytes = memory.PeakBytes };

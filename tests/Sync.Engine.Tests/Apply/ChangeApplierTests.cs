@@ -87,7 +87,8 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         RowEvent Update(string id, string n, string v, string? oldId = null) =>
             new(RowChangeKind.Update, 7, oldId is null ? null : [Value(oldId, 0), ColumnValue.Null, ColumnValue.Null], false, [Value(id, 0), Value(n, 1), Value(v, 2)], [false, false, false]);
 
-        await using var dataSource = BinaryParameters.DataSource(db.DestinationConnectionString);
+        // Unpooled, as the stream's apply session is: closing it ends the session that holds the task's origin.
+        await using var dataSource = BinaryParameters.DataSource(new NpgsqlConnectionStringBuilder(db.DestinationConnectionString) { Pooling = false }.ConnectionString);
         await using var connection = dataSource.CreateConnection();
         await connection.OpenAsync();
         await using (var role = new NpgsqlCommand("SET session_replication_role = replica", connection)) await role.ExecuteNonQueryAsync();

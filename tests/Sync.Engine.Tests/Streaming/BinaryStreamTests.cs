@@ -87,6 +87,7 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
             INSERT INTO people (name) VALUES ('identity always');
             UPDATE people SET name = 'renamed' WHERE id = 3;
             DELETE FROM people WHERE id = 4;
+            UPDATE typed SET bytes = decode(repeat('ab', 1000000), 'hex'), txt = repeat('ü', 300000) WHERE id IN (5, 6);
             """);
         // One large transaction (it streams while in progress, binary values included) and many small ones.
         await db.OnSourceAsync("BEGIN; " + Rows("2000, 6000") + " UPDATE typed SET texts = ARRAY['bulk'] WHERE id >= 2000; COMMIT;");
@@ -95,6 +96,8 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
         await harness.AssertEqualAsync();
         // Unchanged TOAST values were kept, not nulled, and the domain's values arrived.
         Assert.Equal(12000, await db.DestinationScalarAsync<int>("SELECT length(big_text) FROM typed WHERE id = 10"));
+        // Values larger than the driver's write buffer went through whole.
+        Assert.Equal(1000000, await db.DestinationScalarAsync<int>("SELECT length(bytes) FROM typed WHERE id = 6"));
         Assert.Equal(await db.SourceScalarAsync<long>("SELECT sum(pos) FROM typed"), await db.DestinationScalarAsync<long>("SELECT sum(pos) FROM typed"));
 
         var exit = await harness.StopAsync();
