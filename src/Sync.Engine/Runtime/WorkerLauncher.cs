@@ -40,14 +40,22 @@ public static class WorkerLauncher
     }
 
     /// <summary>
-    /// A worker handles a steady trickle of small messages and round trips: thread-pool threads that spin after each
-    /// wake-up cost more CPU than they save there (docs/benchmarks.md, streaming). The JIT's profile-guided tier and the
-    /// collector's default budget stay as they are here: the full copy ran slower without the tier (7% and 26% in two
-    /// same-run comparisons) and with the larger budget (<see cref="StreamingTuning"/>).
+    /// For every worker:
+    /// <list type="bullet">
+    /// <item>Thread-pool threads do not spin after each wake-up: a worker handles a steady trickle of small messages and
+    /// round trips, and the spinning cost more CPU than it saved there (docs/benchmarks.md, streaming).</item>
+    /// <item>No tiered compilation: each method is compiled optimized once, at its first call. The stream's code is
+    /// reached only when streaming starts, and in the tiered runtime it ran as quick unoptimized (and profiling) code
+    /// for much of a 60 s live phase: the worker's live CPU per 1000 transactions fell from 135 to 97-108 ms without
+    /// tiering. A copy took as long either way (four same-run rounds, 13.9 s against 13.0 s on average). It costs a
+    /// few MB of peak memory and more compiling up front at start.</item>
+    /// </list>
+    /// The collector's default budget stays as it is here: the full copy ran slower with the larger one (<see cref="StreamingTuning"/>).
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string> RuntimeTuning = new Dictionary<string, string>
     {
         ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0",
+        ["DOTNET_TieredCompilation"] = "0",
     };
 
     /// <summary>
@@ -70,23 +78,17 @@ public static class WorkerLauncher
     }
 
     /// <summary>
-    /// Added for a worker that only streams:
-    /// <list type="bullet">
-    /// <item>The JIT's instrumented profile-guided tier off. Half of a fresh worker's CPU in its first seconds went into
-    /// the JIT and the runtime; without that tier, a resumed worker drained a backlog at 0.97x of native replication
-    /// instead of 0.75-0.87x, and the live stream cost the same.</item>
-    /// <item>A 64 MB budget for the collector's youngest generation (the default, sized by the CPU cache, was about
-    /// 17 MB here). The stream allocates a few small objects per value, and collections were a large part of its CPU:
-    /// a resumed worker's catch-up fell from 56-61 to 47-50 ms of worker CPU per 1000 transactions in four runs of six
-    /// (57-58 in the other two), for 45-50 MB more peak memory. The runtime reads this budget from the environment only (its runtimeconfig
-    /// name does nothing), so a worker started by hand needs the variable.</item>
-    /// </list>
-    /// A worker that copies keeps both defaults: the full copy ran 7% and 26% slower without the tier, and 5-47% slower
-    /// with the budget, in same-run comparisons (docs/benchmarks.md).
+    /// Added for a worker that only streams: a 64 MB budget for the collector's youngest generation (the default, sized
+    /// by the CPU cache, was about 17 MB here). The stream allocates a few small objects per value, and collections
+    /// were a large part of its CPU: a resumed worker's catch-up fell from 56-61 to 47-50 ms of worker CPU per 1000
+    /// transactions in four runs of six (57-58 in the other two), for 45-50 MB more peak memory. The runtime reads this
+    /// budget from the environment only (its runtimeconfig name does nothing), so a worker started by hand needs the
+    /// variable. A worker that copies keeps the default: the full copy ran 5-47% slower with the budget in same-run
+    /// comparisons (docs/benchmarks.md). (Streaming workers also ran without the JIT's profile-guided tier; with
+    /// tiering off for every worker, <see cref="RuntimeTuning"/>, that tier no longer runs at all.)
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string> StreamingTuning = new Dictionary<string, string>
     {
-        ["DOTNET_TieredPGO"] = "0",
         ["DOTNET_GCgen0size"] = "0x4000000",
     };
 
