@@ -35,26 +35,13 @@ public sealed record ApplyStatement(string Sql, IReadOnlyList<ColumnValue> Param
     public ConflictPolicy Policy { get; init; }
 
     /// <summary>Statements of one shape (same SQL text) can be applied as one set-wise statement.</summary>
-    public bool SetCapable => !HasBinaryArray && Meaning switch
+    public bool SetCapable => Meaning switch
     {
         StatementMeaning.Update or StatementMeaning.Delete => Table.SetCapable && KeyColumns.Count > 0,
         // A plain insert needs no key to report its result: it either inserts or fails.
         StatementMeaning.Insert => true,
         _ => Table.SetCapable && Table.KeyIndexes.All(ValueColumns.Contains),
     };
-
-    /// <summary>A binary value of an array column (<see cref="ApplyTable.ArrayColumns"/>): the statement goes row by row.</summary>
-    private bool HasBinaryArray
-    {
-        get
-        {
-            for (var i = 0; i < ValueColumns.Count; i++)
-                if (Table.ArrayColumns[ValueColumns[i]] && Values[i].IsBinary) return true;
-            for (var i = 0; i < KeyColumns.Count; i++)
-                if (Table.ArrayColumns[KeyColumns[i]] && KeyValues[i].IsBinary) return true;
-            return false;
-        }
-    }
 
     public NpgsqlBatchCommand ToBatchCommand()
     {

@@ -22,7 +22,6 @@ public sealed class ApplyTable
         Types = new string?[relation.Columns.Count];
         IdentityAlways = new bool[relation.Columns.Count];
         BinaryTypes = new uint[relation.Columns.Count];
-        ArrayColumns = new bool[relation.Columns.Count];
         for (var i = 0; i < relation.Columns.Count; i++)
         {
             if (!columns.TryGetValue(relation.Columns[i], out var column) || column.Generated is not null) continue;
@@ -32,7 +31,6 @@ public sealed class ApplyTable
             // A column whose type changed since the catalog was read is not known well enough to send its binary form.
             var typeUnchanged = i >= relation.TypeOids.Count || relation.TypeOids[i] == column.TypeOid;
             BinaryTypes[i] = typeUnchanged && StreamFormat.BinaryPortable(column) ? column.ValueTypeOid : 0;
-            ArrayColumns[i] = column.IsArray;
         }
         Overriding = IdentityAlways.Any(x => x) ? " OVERRIDING SYSTEM VALUE" : "";
         var primaryKey = table.Source.PrimaryKey?.Columns;
@@ -56,11 +54,6 @@ public sealed class ApplyTable
     /// base type, whose OID is the same on every server), or 0 when its binary form cannot travel (<see cref="StreamFormat"/>).
     /// </summary>
     public uint[] BinaryTypes { get; }
-    /// <summary>
-    /// Carried columns of an array type. Their binary values cannot go set-wise: that would take an array of arrays,
-    /// which PostgreSQL does not have (as text they go as a text[] of array literals).
-    /// </summary>
-    public bool[] ArrayColumns { get; }
     /// <summary>GENERATED ALWAYS identity columns: inserts carry the source's value with OVERRIDING SYSTEM VALUE.</summary>
     public bool[] IdentityAlways { get; }
     public string Overriding { get; }

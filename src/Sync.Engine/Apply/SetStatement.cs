@@ -9,8 +9,8 @@ namespace Sync.Engine.Apply;
 /// Many row changes of one shape (same table, kind and columns) as one statement over arrays: one bind and one
 /// executor run instead of one per row, which is what makes the apply keep up with a busy source. Each column of text
 /// values travels as a text[] and is cast to its destination type per element, exactly as the row statements do; a
-/// column of binary values travels as an array of its type (<see cref="BinaryParameters.Array"/>), and the same cast
-/// converts only where the destination column's type differs. The statement
+/// column of binary values travels as an array of its type (<see cref="BinaryParameters.Array"/>; array columns never
+/// come in binary, <see cref="StreamFormat"/>), and the same cast converts only where the destination column's type differs. The statement
 /// returns the ordinals of the members that found (or inserted) their row, so the result of each member is known
 /// as if it had run alone.
 /// </summary>

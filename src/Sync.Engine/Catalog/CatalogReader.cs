@@ -85,9 +85,10 @@ public static class CatalogReader
                    t.typcategory = 'A', a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid),
                    nullif(a.attidentity::text, ''), {(version >= 12 ? "CASE WHEN a.attgenerated = 's' THEN pg_get_expr(ad.adbin, ad.adrelid) END" : "NULL::text")},
                    CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 THEN cn.nspname END,
-                   (rt.typtype = 'c' OR (t.typcategory = 'A' AND et.oid >= 16384) OR rt.typsend = 0 OR rt.typreceive = 0
-                    OR (rt.oid < 16384 AND rt.typname LIKE 'reg%')
-                    OR (rt.typcategory = 'A' AND EXISTS (SELECT 1 FROM pg_type x WHERE x.oid = rt.typelem AND (x.oid >= 16384 OR x.typtype = 'c' OR x.typname LIKE 'reg%')))),
+                   (rt.typtype = 'c' OR (t.typcategory = 'A' AND et.oid >= 10000) OR rt.typsend = 0 OR rt.typreceive = 0
+                    OR (rt.oid < 10000 AND rt.typname LIKE 'reg%')
+                    OR (rt.typcategory = 'A' AND EXISTS (SELECT 1 FROM pg_type x WHERE x.oid = rt.typelem
+                        AND (x.oid >= 10000 OR x.typtype = 'c' OR x.typname LIKE 'reg%' OR x.typsend = 0 OR x.typreceive = 0)))),
                    t.typlen = -1 AND t.typstorage <> 'p',
                    co.collname, rt.oid
             FROM pg_attribute a

@@ -22,8 +22,9 @@ public sealed record ColumnInfo
     /// <summary>The column's collation when it differs from its type's.</summary>
     public QualifiedName? Collation { get; init; }
     /// <summary>
-    /// True when binary COPY cannot carry the value between servers: composites and arrays of user types (their binary
-    /// form embeds type OIDs), the reg* types (their binary form is an object's OID), types without binary I/O.
+    /// True when binary COPY cannot carry the value between servers: composites and arrays of types whose OIDs are not
+    /// the same everywhere (their binary form embeds type OIDs), the reg* types (their binary form is an object's OID),
+    /// types (and arrays of types) without binary I/O.
     /// </summary>
     public bool NeedsTextCopy { get; init; }
     /// <summary>The type whose binary form the values have: a domain's base type, else the column's type (0 when not read).</summary>

@@ -140,7 +140,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                     await queue.AddAsync(e, readerStop.Token).ConfigureAwait(false);
                 queue.Complete();
             }
-            catch (Exception e) { queue.Complete(MapStreamError(e, task, slot)); }
+            catch (Exception e) { queue.Complete(MapStreamError(e, task, slot, binary)); }
         });
         _beat = (int)(messages ? Heartbeat.Message : heartbeat.Row ? Heartbeat.Row : Heartbeat.None);
         var monitor = Task.Run(() => MonitorAsync(source, scope, prefix, slot, applier, readerStop.Token));
@@ -693,8 +693,15 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         catch (PostgresException e) when (e.SqlState == "42501") { return false; }
     }
 
-    private static Exception MapStreamError(Exception e, TaskDefinition task, string slot)
+    private static Exception MapStreamError(Exception e, TaskDefinition task, string slot, bool binary)
     {
+        // A type the walsender cannot send in binary ("no binary output function available"): text format next time.
+        if (binary && e is PostgresException { SqlState: "42883" } unsendable)
+        {
+            var why = $"the source could not send a value in binary form ({unsendable.MessageText})";
+            return new SyncException(ErrorIds.StreamOutOfStep, SyncErrorCategory.InvalidData, $"The stream restarts in text format: {why}.",
+                task.Name, retriable: true, e, unsendable.SqlState) { Data = { [ApplyTable.StreamInText] = why } };
+        }
         if (e is PostgresException { SqlState: "42704" } missing)
             return new SyncException(ErrorIds.ReplicationSlotMissing, SyncErrorCategory.ObjectNotFound,
                 $"Task '{task.Name}' cannot stream: {missing.MessageText}. The slot {slot} was dropped on the source; run Reset-SyncTask to copy the data again under a new slot.",

@@ -95,7 +95,7 @@ public static class WorkerLauncher
     /// <summary>
     /// A worker for this task will stream, not copy: an Incremental task (its tables are never copied), or a
     /// FullIncremental one past its copy with no table waiting to be copied again. Tables added to the selection while
-    /// the task was stopped are found only by the worker, which then copies them without the tier.
+    /// the task was stopped are found only by the worker, which then copies them with the streaming budget.
     /// </summary>
     public static bool StreamsOnly(SyncTaskMode mode, Tasks.TaskState state) =>
         mode == SyncTaskMode.Incremental ||

@@ -36,7 +36,7 @@ public static class BinaryText
                 case 1700: return Numeric(bytes) ?? Hex(typeOid, bytes);
             }
         }
-        catch (ArgumentException)
+        catch (Exception e) when (e is ArgumentException or OverflowException)
         {
             // Not what the type's send form should be: show the bytes.
         }
@@ -56,7 +56,7 @@ public static class BinaryText
     {
         if (micros == long.MaxValue) return "infinity";
         if (micros == long.MinValue) return "-infinity";
-        var at = PostgresEpoch.AddTicks(micros * 10);
+        var at = PostgresEpoch.AddTicks(checked(micros * 10));
         var text = at.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
         var fraction = at.Ticks % TimeSpan.TicksPerSecond / 10;
         if (fraction != 0) text += "." + fraction.ToString("D6", CultureInfo.InvariantCulture).TrimEnd('0');

@@ -8,18 +8,23 @@ namespace Sync.Engine.Stream;
 /// instead of running the type's output function, and the destination reads it with the receive function instead of
 /// parsing text. A binary value is sent to the destination as a parameter of its type by OID, so it may be used only
 /// where that OID means the same type on every server and the bytes hold no server-local OIDs: built-in types and
-/// domains over them, not enums, composites, ranges or arrays of user types (their OIDs differ between servers), nor
-/// the reg* types (their values are OIDs). A stream whose tables have any other column runs in text format, as all
-/// streams did before. A value pgoutput cannot send in binary (a type without a send function) comes as text either way.
+/// domains over them, not enums, composites, user ranges or arrays of user types (their OIDs differ between servers),
+/// nor the reg* types (their values are OIDs). Arrays stay in text too: set-wise apply would need an array of arrays,
+/// which PostgreSQL does not have, and row-by-row apply of every change to such a table costs more than binary saves.
+/// A stream whose tables have any other column runs in text format, as all streams did before.
 /// </summary>
 public static class StreamFormat
 {
     public const int BinaryVersion = 14;
 
-    /// <summary>Object OIDs below this are assigned at initdb and name the same built-in object on every server.</summary>
-    public const uint FirstNormalObjectId = 16384;
+    /// <summary>
+    /// OIDs below this are assigned by hand in PostgreSQL's sources and name the same built-in object on every server
+    /// (pgoutput draws the same line); those above it, up to 16384, are assigned at initdb (information_schema's domains)
+    /// and differ between major versions.
+    /// </summary>
+    public const uint FirstGenbkiObjectId = 10000;
 
-    public static bool BinaryPortable(ColumnInfo column) => !column.NeedsTextCopy && column.ValueTypeOid is > 0 and < FirstNormalObjectId;
+    public static bool BinaryPortable(ColumnInfo column) => !column.NeedsTextCopy && !column.IsArray && column.ValueTypeOid is > 0 and < FirstGenbkiObjectId;
 
     /// <summary>
     /// The format for a stream over <paramref name="tables"/>: binary, or text and why (null when the source is too old to
@@ -33,7 +38,7 @@ public static class StreamFormat
         foreach (var table in tables)
             foreach (var column in table.CopyColumns)
                 if (!BinaryPortable(column))
-                    return (false, $"column {column.Name} of {table.Name} has type {column.TypeText}, whose binary form cannot travel between servers");
+                    return (false, $"column {column.Name} of {table.Name} has type {column.TypeText}, which the stream does not send in binary form");
         return (true, null);
     }
 }

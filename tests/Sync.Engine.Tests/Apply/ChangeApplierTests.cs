@@ -343,7 +343,6 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         }
     }
 
-    /// <summary>Origins are the cluster's, not the database's: dropped from a session of their own, after the applier's ends.</summary>
     private static byte[] Int4(int value)
     {
         var bytes = new byte[4];
@@ -351,6 +350,60 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         return bytes;
     }
 
+    /// <summary>
+    /// A binary value the destination does not read as the source wrote it (here: five bytes for an integer) fails the
+    /// attempt as one that restarts the stream in text format, row by row and set-wise, and takes the group back; a
+    /// binary value of a column that cannot be sent in binary is refused before it is sent.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ABinaryValueTheDestinationRefusesRestartsTheStreamInText(bool setMode)
+    {
+        await using var db = await postgres.CreateDatabasesAsync($"{nameof(ABinaryValueTheDestinationRefusesRestartsTheStreamInText)}{setMode}");
+        const string Table = "CREATE TABLE items (id int PRIMARY KEY, n int, v text); CREATE TYPE mood AS ENUM ('ok'); CREATE TABLE moods (id int PRIMARY KEY, m mood)";
+        await db.OnSourceAsync(Table);
+        await db.OnDestinationAsync(Table);
+        var task = new TaskService(_temp.Store).Create($"applier-refused-{(setMode ? 2 : 1)}", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name)).Definition;
+        var tables = await ApplyTablesAsync(db, task,
+            new RelationEvent(7, "public", "items", ["id", "n", "v"], [true, false, false], FullIdentity: false) { TypeOids = [23, 23, 25] },
+            new RelationEvent(8, "public", "moods", ["id", "m"], [true, false], FullIdentity: false));
+        Assert.Equal([23u, 0u], tables[1].BinaryTypes);
+        var enumInBinary = Assert.Throws<SyncException>(() => StatementBuilder.For(tables[1],
+            new RowEvent(RowChangeKind.Insert, 8, null, false, [ColumnValue.FromBinary(Int4(1)), ColumnValue.FromBinary("ok"u8.ToArray())], [false, false]), ConflictPolicy.Fail));
+        Assert.True(enumInBinary.Retriable);
+        Assert.StartsWith("The stream restarts in text format: column m of public.moods (type public.mood) came in binary form", enumInBinary.Message);
+        Assert.NotNull(enumInBinary.Data[ApplyTable.StreamInText]);
+
+        await using var dataSource = BinaryParameters.DataSource(new NpgsqlConnectionStringBuilder(db.DestinationConnectionString) { Pooling = false }.ConnectionString);
+        await using var connection = dataSource.CreateConnection();
+        await connection.OpenAsync();
+        await using (var role = new NpgsqlCommand("SET session_replication_role = replica", connection)) await role.ExecuteNonQueryAsync();
+        var checkpoint = await Checkpoint.OpenAsync(connection, task, CancellationToken.None);
+        try
+        {
+            var applier = new ChangeApplier(connection, checkpoint, task.Name, TimeProvider.System) { SetMode = setMode };
+            RowEvent Insert(int id, byte[] n) => new(RowChangeKind.Insert, 7, null, false, [ColumnValue.FromBinary(Int4(id)), ColumnValue.FromBinary(n), ColumnValue.FromBinary("v"u8.ToArray())], [false, false, false]);
+            applier.BeginSourceTransaction();
+            foreach (var change in new[] { Insert(1, Int4(10)), Insert(2, [0, 0, 0, 0, 20]), Insert(3, Int4(30)) })
+                await applier.AddAsync(StatementBuilder.For(tables[0], change, ConflictPolicy.Fail)!, CancellationToken.None);
+            applier.EndSourceTransaction(new CommitEvent(new SyncLsn(0x10), new SyncLsn(0x20), DateTimeOffset.UtcNow));
+            var refused = await Assert.ThrowsAsync<SyncException>(() => applier.CommitGroupAsync(_ => { }, CancellationToken.None));
+            Assert.True(refused.Retriable);
+            Assert.StartsWith("The stream restarts in text format: the destination refused a binary value for public.items (", refused.Message);
+            Assert.Equal("22P03", refused.SqlState);
+            Assert.IsType<string>(refused.Data[ApplyTable.StreamInText]);
+            await applier.RollbackAsync();
+            Assert.Equal(0L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM items"));
+            Assert.Equal(default, await checkpoint.ReadAsync(connection, CancellationToken.None));
+        }
+        finally
+        {
+            await DropOriginAsync(connection, db, task);
+        }
+    }
+
+    /// <summary>Origins are the cluster's, not the database's: dropped from a session of their own, after the applier's ends.</summary>
     private static async Task DropOriginAsync(NpgsqlConnection connection, DatabasePair db, TaskDefinition task)
     {
         await connection.CloseAsync();

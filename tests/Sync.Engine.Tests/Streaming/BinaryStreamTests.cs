@@ -5,8 +5,8 @@ namespace Sync.Engine.Tests.Streaming;
 
 /// <summary>
 /// The stream in pgoutput's binary format (PostgreSQL 14+), end to end: built-in types and domains over them travel in
-/// their binary form; a task with a type whose binary form holds server-local OIDs streams in text and says why; a
-/// table of such a type added to a binary stream restarts it in text.
+/// their binary form; a task with a type whose binary form holds server-local OIDs (or with an array column) streams in
+/// text and says why; a table of such a type added to a binary stream restarts it in text.
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
@@ -25,20 +25,20 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
             pt point, ln line, lseg_v lseg, bx box, pth path, poly polygon, circ circle,
             ip inet, net cidr, mac macaddr, mac8 macaddr8, bits bit(8), vbits bit varying(16),
             tsv tsvector, tsq tsquery, uid uuid, doc xml, js json, jsb jsonb,
-            ints int[], texts text[], matrix int[][], stamps timestamptz[],
             pos positive_int, r int4range, dr daterange, tr tstzrange, big_text text
         );
         ALTER TABLE typed ALTER COLUMN big_text SET STORAGE EXTERNAL;
-        CREATE TABLE logbook (at timestamptz, line text, amount numeric, tags text[]);
+        CREATE TABLE logbook (at timestamptz, line text, amount numeric, tag uuid);
         ALTER TABLE logbook REPLICA IDENTITY FULL;
-        INSERT INTO logbook SELECT '2024-01-01'::timestamptz + g * interval '1 minute', 'line ' || (g % 5), g / 3.0, ARRAY['t' || g] FROM generate_series(1, 50) g;
+        INSERT INTO logbook SELECT '2024-01-01'::timestamptz + g * interval '1 minute', 'line ' || (g % 5), g / 3.0, md5(g::text)::uuid FROM generate_series(1, 50) g;
         CREATE TABLE people (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text);
         INSERT INTO people (name) SELECT 'p' || g FROM generate_series(1, 10) g;
+        CREATE TABLE blobs (id int PRIMARY KEY, data bytea, note text);
         """;
 
     private static string Rows(string range) => $$"""
         INSERT INTO typed (small, big, num, num_nan, real_v, dbl, money_v, ch, vch, txt, bytes, d, t, ttz, ts, tstz, iv, flag,
-            pt, ln, lseg_v, bx, pth, poly, circ, ip, net, mac, mac8, bits, vbits, tsv, tsq, uid, doc, js, jsb, ints, texts, matrix, stamps, pos, r, dr, tr, big_text)
+            pt, ln, lseg_v, bx, pth, poly, circ, ip, net, mac, mac8, bits, vbits, tsv, tsq, uid, doc, js, jsb, pos, r, dr, tr, big_text)
         SELECT g::smallint, g * 1000000000::bigint, g / 7.0, CASE WHEN g % 3 = 0 THEN 'NaN'::numeric ELSE -g END,
             CASE g % 4 WHEN 0 THEN 'Infinity'::real WHEN 1 THEN '-Infinity'::real WHEN 2 THEN 'NaN'::real ELSE g / 3.0 END,
             g / 9.0, g * 1.25, 'c' || g, 'varchar ü ' || g, CASE WHEN g % 5 = 0 THEN '' ELSE repeat('text ', g % 50) END,
@@ -50,7 +50,6 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
             ('10.0.0.' || g % 250)::inet, '10.1.0.0/16'::cidr, '08:00:2b:01:02:03'::macaddr, '08:00:2b:01:02:03:04:05'::macaddr8,
             (g % 256)::bit(8), B'1011', to_tsvector('english', 'the quick brown fox ' || g), to_tsquery('fox & quick'),
             md5(g::text)::uuid, ('<a n="' || g || '">x</a>')::xml, ('{"g": ' || g || '}')::json, ('{"g": ' || g || ', "nested": [1, 2]}')::jsonb,
-            ARRAY[g, g + 1, NULL], ARRAY['a', NULL, '', 'quote''s'], ARRAY[[1,2],[3,4]], ARRAY[now(), NULL],
             g, int4range(g, g + 10), daterange('2024-01-01', '2024-12-31'), tstzrange('2024-01-01 00:00+00', '2024-01-02 00:00+00'),
             CASE WHEN g % 10 = 0 THEN repeat('toast ', 2000) END
         FROM generate_series({{range}}) g;
@@ -77,7 +76,7 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
 
         await db.OnSourceAsync(Rows("101, 160") + """
             INSERT INTO typed (txt) VALUES (NULL);
-            UPDATE typed SET num = num + 1, tstz = '-infinity', ints = NULL, txt = 'updated ' || id WHERE id <= 30;
+            UPDATE typed SET num = num + 1, tstz = '-infinity', js = NULL, txt = 'updated ' || id WHERE id <= 30;
             UPDATE typed SET id = id + 100000 WHERE id = 31;
             UPDATE typed SET id = id + 100000, small = 0 WHERE id = 40;
             DELETE FROM typed WHERE id BETWEEN 41 AND 45;
@@ -89,15 +88,19 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
             DELETE FROM people WHERE id = 4;
             UPDATE typed SET bytes = decode(repeat('ab', 1000000), 'hex'), txt = repeat('ü', 300000) WHERE id IN (5, 6);
             """);
+        // Large values set-wise: one insert and one update of several rows, each column one array parameter of megabytes.
+        await db.OnSourceAsync("BEGIN; INSERT INTO blobs SELECT g, decode(repeat(to_hex(g + 16), 700000), 'hex'), repeat('n', g * 100000) FROM generate_series(1, 6) g; " +
+            "UPDATE blobs SET data = data || '\\x00'::bytea, note = NULL WHERE id > 3; COMMIT;");
         // One large transaction (it streams while in progress, binary values included) and many small ones.
-        await db.OnSourceAsync("BEGIN; " + Rows("2000, 6000") + " UPDATE typed SET texts = ARRAY['bulk'] WHERE id >= 2000; COMMIT;");
+        await db.OnSourceAsync("BEGIN; " + Rows("2000, 6000") + " UPDATE typed SET vch = 'bulk' WHERE id >= 2000; COMMIT;");
         for (var i = 0; i < 30; i++) await db.OnSourceAsync($"UPDATE typed SET dbl = {i}.5, uid = gen_random_uuid() WHERE id = {60 + i}");
         await harness.CatchUpAsync();
         await harness.AssertEqualAsync();
         // Unchanged TOAST values were kept, not nulled, and the domain's values arrived.
         Assert.Equal(12000, await db.DestinationScalarAsync<int>("SELECT length(big_text) FROM typed WHERE id = 10"));
-        // Values larger than the driver's write buffer went through whole.
+        // Values larger than the driver's write buffer went through whole, row by row and set-wise.
         Assert.Equal(1000000, await db.DestinationScalarAsync<int>("SELECT length(bytes) FROM typed WHERE id = 6"));
+        Assert.Equal("700000 700000 700000 700001 700001 700001", await db.DestinationScalarAsync<string>("SELECT string_agg(length(data)::text, ' ' ORDER BY id) FROM blobs"));
         Assert.Equal(await db.SourceScalarAsync<long>("SELECT sum(pos) FROM typed"), await db.DestinationScalarAsync<long>("SELECT sum(pos) FROM typed"));
 
         var exit = await harness.StopAsync();
@@ -113,6 +116,8 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
             CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
             CREATE TABLE accounts (id int PRIMARY KEY, balance numeric, at timestamptz);
             INSERT INTO accounts SELECT g, g, '2024-01-01' FROM generate_series(1, 20) g;
+            CREATE TABLE tagged (id int PRIMARY KEY, tags text[]);
+            INSERT INTO tagged VALUES (1, NULL), (2, ARRAY['a', NULL]);
             CREATE TABLE ledger (id int PRIMARY KEY, amount numeric, noted timestamptz);
             INSERT INTO ledger SELECT g, g * 1.5, '2024-01-01' FROM generate_series(1, 20) g;
             CREATE TABLE moods (id int PRIMARY KEY, feeling mood, feelings mood[], owner regclass);
@@ -132,7 +137,7 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
         {
             await harness.StartAsync();
             await StreamingStartedAsync("text-1");
-            Assert.Contains(Messages("text-1"), m => m.Contains(" in text format (column owner of public.owners has type regclass, whose binary form cannot travel between servers);", StringComparison.Ordinal));
+            Assert.Contains(Messages("text-1"), m => m.Contains(" in text format (column owner of public.owners has type regclass, which the stream does not send in binary form);", StringComparison.Ordinal));
             await db.OnSourceAsync("INSERT INTO owners VALUES (3, 'accounts', '2024-03-04', 'P-3DT4H5M6S', 1.0 / 3); UPDATE owners SET term = term - interval '1 hour', since = since + 1 WHERE id = 1; UPDATE accounts SET balance = 0 WHERE id = 1");
             await harness.CatchUpAsync();
             await harness.AssertEqualAsync();
@@ -141,6 +146,20 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
             Assert.Equal("2024-01-03 -1 days +01:00:00|2024-03-04 -3 days +04:05:06",
                 await db.DestinationScalarAsync<string>("SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; SELECT string_agg(since || ' ' || term, '|' ORDER BY id) FROM owners WHERE since IS NOT NULL"));
             Assert.Equal(1.0 / 3, await db.DestinationScalarAsync<double>("SELECT ratio FROM owners WHERE id = 3"));
+            Assert.Equal(0, await harness.StopAsync());
+        }
+
+        // An array column keeps its task in text: set-wise apply of binary arrays would need arrays of arrays.
+        service.Create("text-2", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental, Selection = d.Selection with { IncludeTables = ["public.tagged"] } });
+        await using (var harness = new StreamingHarness(service, db, "text-2"))
+        {
+            await harness.StartAsync();
+            await StreamingStartedAsync("text-2");
+            Assert.Contains(Messages("text-2"), m => m.Contains(" in text format (column tags of public.tagged has type text[], which the stream does not send in binary form);", StringComparison.Ordinal));
+            await db.OnSourceAsync("INSERT INTO tagged VALUES (3, NULL), (4, ARRAY['b']), (5, '{}'); UPDATE tagged SET tags = ARRAY['c', 'd'] WHERE id IN (1, 2)");
+            await harness.CatchUpAsync();
+            await harness.AssertEqualAsync();
             Assert.Equal(0, await harness.StopAsync());
         }
 
