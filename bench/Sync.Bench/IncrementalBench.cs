@@ -38,15 +38,22 @@ internal static partial class IncrementalBench
     }
 
     /// <param name="syncOnly">Only Sync, no native contender and no ratios: for looking at Sync's own figures between two builds quickly.</param>
-    public static async Task<int> RunAsync(int scale, int seconds, int clients, int rate, bool syncOnly, Dictionary<string, string> settings)
+    /// <param name="nativeFirst">Native replication runs first: the contender that goes second runs on servers that already carry the other's database and WAL.</param>
+    public static async Task<int> RunAsync(int scale, int seconds, int clients, int rate, bool syncOnly, Dictionary<string, string> settings, bool nativeFirst = false)
     {
         using var source = PostgresCluster.Start("inc-src", settings);
         using var target = PostgresCluster.Start("inc-dst", settings);
         Console.WriteLine($"Load: pgbench TPC-B-like, scale {scale}, {clients} clients, {seconds} s, {(rate > 0 ? $"held at {rate} tps (pgbench -R)" : "as fast as it goes")}, while the destination follows; probe every 100 ms.");
+        Result? native = null;
+        if (nativeFirst && !syncOnly)
+        {
+            native = await NativeAsync(source, target, scale, seconds, clients, rate);
+            Console.WriteLine($"Native (ran first): {native}");
+        }
         var results = new List<Result> { await SyncAsync(source, target, scale, seconds, clients, rate) };
         Console.WriteLine($"Sync: {results[0]}");
         if (syncOnly) return 0;
-        results.Add(await NativeAsync(source, target, scale, seconds, clients, rate));
+        results.Add(native ?? await NativeAsync(source, target, scale, seconds, clients, rate));
         Console.WriteLine($"Native: {results[1]}");
         Console.WriteLine();
         Console.WriteLine("| System | Source tps | Applied tps | Applied rows/s | Latency p50 (s) | Latency p99 (s) | Catch-up after load (s) | Follower CPU ms per 1000 transactions | Peak memory (MB) |");
@@ -206,6 +213,9 @@ internal static partial class IncrementalBench
     private static async Task<Result> LoadAndMeasureAsync(string name, PostgresCluster source, PostgresCluster target, string db, string slot, int seconds, int clients,
         int rate, Func<Task<double>> followerCpu, Func<Task<(string Label, int Pid)[]>> followerProcesses)
     {
+        // Each contender's load starts from a checkpoint on both servers, not amid writing out what came before it.
+        await ExecuteAsync(source, "postgres", "CHECKPOINT");
+        await ExecuteAsync(target, "postgres", "CHECKPOINT");
         var cpuBefore = await followerCpu();
         var processes = await followerProcesses();
         var switchesBefore = processes.Select(p => ThreadSwitches.Read(p.Pid)).ToArray();
