@@ -54,7 +54,7 @@ internal static partial class IncrementalBench
         Console.WriteLine($"Sync: {results[0]}");
         if (syncOnly) return 0;
         results.Add(native ?? await NativeAsync(source, target, scale, seconds, clients, rate));
-        Console.WriteLine($"Native: {results[1]}");
+        if (native is null) Console.WriteLine($"Native: {results[1]}");
         Console.WriteLine();
         Console.WriteLine("| System | Source tps | Applied tps | Applied rows/s | Latency p50 (s) | Latency p99 (s) | Catch-up after load (s) | Follower CPU ms per 1000 transactions | Peak memory (MB) |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -165,6 +165,9 @@ internal static partial class IncrementalBench
         var output = ProcessTreeMemory.Run("pgbench", ["-c", clients.ToString(CultureInfo.InvariantCulture), "-j", "2", "-T", seconds.ToString(CultureInfo.InvariantCulture), "-n", db], PgEnvironment(source)).Output;
         var transactions = long.Parse(TransactionsRegex().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
         var endLsn = await ScalarAsync<string>(source, db, "SELECT pg_current_wal_lsn()::text");
+        // The drain, too, starts from a checkpoint on both servers.
+        await ExecuteAsync(source, "postgres", "CHECKPOINT");
+        await ExecuteAsync(target, "postgres", "CHECKPOINT");
         var drain = Stopwatch.StartNew();
         await start();
         while (await ScalarAsync<bool>(source, db, $"SELECT coalesce(confirmed_flush_lsn, '0/0') < '{endLsn}'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'"))

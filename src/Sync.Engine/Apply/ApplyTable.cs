@@ -82,7 +82,7 @@ public sealed class ApplyTable
     /// <summary>
     /// The value of relation column <paramref name="column"/>, ready to send: a binary value learns the type it is read
     /// as. A binary value of a column whose binary form cannot travel ends the stream's attempt, which starts again in
-    /// text format (<see cref="StreamInText"/>).
+    /// text format (<see cref="StreamFormat.TextRestart"/>).
     /// </summary>
     public ColumnValue Bind(int column, ColumnValue value)
     {
@@ -90,12 +90,8 @@ public sealed class ApplyTable
         var type = BinaryTypes[column];
         if (type != 0) return value.WithType(type);
         var why = $"column {Relation.Columns[column]} of {Table.Name} (type {Table.Columns.FirstOrDefault(c => c.Name == Relation.Columns[column])?.TypeText ?? "changed on the source"}) came in binary form, which cannot be sent to the destination by type";
-        throw new SyncException(ErrorIds.StreamOutOfStep, SyncErrorCategory.InvalidData,
-            $"The stream restarts in text format: {why}.", Table.Name.ToString(), retriable: true) { Data = { [StreamInText] = why } };
+        throw StreamFormat.TextRestart(why, Table.Name.ToString());
     }
-
-    /// <summary>Marks the failure that restarts the stream in text format; its value says why.</summary>
-    public const string StreamInText = "StreamInText";
 
     /// <summary>A readable value of relation column <paramref name="column"/>, for events and errors.</summary>
     public string Describe(int column, ColumnValue value) =>

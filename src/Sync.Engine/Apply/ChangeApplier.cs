@@ -290,16 +290,15 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
             // Row by row (set mode's conflicts are caught above), so each unit is one statement.
             throw await ConflictFailureAsync(FailedUnit(e, batch, units, rows.Count, skip).Row!, e, ct).ConfigureAwait(false);
         }
-        catch (PostgresException e) when (e.SqlState is "22P03" or "42804" && FailedUnit(e, batch, units, rows.Count, skip) is var refused &&
+        catch (PostgresException e) when (e.SqlState is "22P03" or "42804" or "08P01" && FailedUnit(e, batch, units, rows.Count, skip) is var refused &&
                                           (refused.Row?.Parameters ?? refused.Set!.Members[0].Parameters).Any(p => p.IsBinary))
         {
-            // Invalid binary representation, or wrong element type: the destination does not read this type's binary
-            // form as the source wrote it. The group goes back and the stream starts again in text format.
+            // Invalid binary representation, wrong element type, or too few bytes ("insufficient data left in message",
+            // which would otherwise pass for a lost connection and be retried in binary): the destination does not read
+            // this type's binary form as the source wrote it. The group goes back and the stream starts again in text.
             await RollbackSessionAsync().ConfigureAwait(false);
             var table = (refused.Row ?? refused.Set!.Members[0]).Table.Table;
-            var why = $"the destination refused a binary value for {table.Destination} ({e.MessageText})";
-            throw new SyncException(ErrorIds.StreamOutOfStep, SyncErrorCategory.InvalidData, $"The stream restarts in text format: {why}.",
-                table.Destination.ToString(), retriable: true, e, e.SqlState) { Data = { [ApplyTable.StreamInText] = why } };
+            throw StreamFormat.TextRestart($"the destination refused a binary value for {table.Destination} ({e.MessageText})", table.Destination.ToString(), e, e.SqlState);
         }
         catch (PostgresException e)
         {

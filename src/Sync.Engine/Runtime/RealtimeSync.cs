@@ -695,13 +695,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
 
     private static Exception MapStreamError(Exception e, TaskDefinition task, string slot, bool binary)
     {
-        // A type the walsender cannot send in binary ("no binary output function available"): text format next time.
-        if (binary && e is PostgresException { SqlState: "42883" } unsendable)
-        {
-            var why = $"the source could not send a value in binary form ({unsendable.MessageText})";
-            return new SyncException(ErrorIds.StreamOutOfStep, SyncErrorCategory.InvalidData, $"The stream restarts in text format: {why}.",
-                task.Name, retriable: true, e, unsendable.SqlState) { Data = { [ApplyTable.StreamInText] = why } };
-        }
+        if (StreamFormat.SourceCannotSend(e, binary, task.Name) is { } textRestart) return textRestart;
         if (e is PostgresException { SqlState: "42704" } missing)
             return new SyncException(ErrorIds.ReplicationSlotMissing, SyncErrorCategory.ObjectNotFound,
                 $"Task '{task.Name}' cannot stream: {missing.MessageText}. The slot {slot} was dropped on the source; run Reset-SyncTask to copy the data again under a new slot.",

@@ -42,7 +42,7 @@ public sealed partial class TaskRunner : ITaskRunner
             {
                 var info = ErrorClassifier.Classify(e, context.TaskName);
                 if (e.Data.Contains(Apply.ChangeApplier.ReplayRowByRow)) context.ApplyRowByRow = true;
-                if ((e.Data[Apply.ApplyTable.StreamInText] ?? e.InnerException?.Data[Apply.ApplyTable.StreamInText]) is string whyText) context.StreamInText = whyText;
+                if ((e.Data[Stream.StreamFormat.TextRestartKey] ?? e.InnerException?.Data[Stream.StreamFormat.TextRestartKey]) is string whyText) context.StreamInText = whyText;
                 var now = context.Clock.GetUtcNow();
                 if (context.ProgressMarks != marksAtFailure)
                 {

@@ -1,4 +1,6 @@
+using Npgsql;
 using Sync.Engine.Catalog;
+using Sync.Engine.Diagnostics;
 using Sync.Engine.Schema;
 
 namespace Sync.Engine.Stream;
@@ -16,6 +18,22 @@ namespace Sync.Engine.Stream;
 public static class StreamFormat
 {
     public const int BinaryVersion = 14;
+
+    /// <summary>Marks the failure that restarts the stream in text format; its value says why (the run keeps it, TaskRunContext.StreamInText).</summary>
+    public const string TextRestartKey = "StreamInText";
+
+    /// <summary>The retriable failure after which the stream starts again in text format, from its checkpoint.</summary>
+    public static SyncException TextRestart(string why, string target, Exception? inner = null, string? sqlState = null) =>
+        new(ErrorIds.StreamOutOfStep, SyncErrorCategory.InvalidData, $"The stream restarts in text format: {why}.", target, retriable: true, inner, sqlState)
+        {
+            Data = { [TextRestartKey] = why },
+        };
+
+    /// <summary>The source's walsender could not write a value in binary form ("no binary output function available").</summary>
+    public static SyncException? SourceCannotSend(Exception e, bool binary, string target) =>
+        binary && e is PostgresException { SqlState: "42883" } unsendable
+            ? TextRestart($"the source could not send a value in binary form ({unsendable.MessageText})", target, e, unsendable.SqlState)
+            : null;
 
     /// <summary>
     /// OIDs below this are assigned by hand in PostgreSQL's sources and name the same built-in object on every server

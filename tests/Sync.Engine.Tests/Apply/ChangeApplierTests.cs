@@ -351,20 +351,23 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
     }
 
     /// <summary>
-    /// A binary value the destination does not read as the source wrote it (here: five bytes for an integer) fails the
-    /// attempt as one that restarts the stream in text format, row by row and set-wise, and takes the group back; a
-    /// binary value of a column that cannot be sent in binary is refused before it is sent.
+    /// A binary value the destination does not read as the source wrote it (five bytes for an integer; or three, which
+    /// the server reports as a protocol violation, a code that otherwise means a lost connection) fails the attempt as
+    /// one that restarts the stream in text format, row by row and set-wise, and takes the group back; a binary value of
+    /// a column that cannot be sent in binary is refused before it is sent.
     /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task ABinaryValueTheDestinationRefusesRestartsTheStreamInText(bool setMode)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task ABinaryValueTheDestinationRefusesRestartsTheStreamInText(bool setMode, bool tooShort)
     {
-        await using var db = await postgres.CreateDatabasesAsync($"{nameof(ABinaryValueTheDestinationRefusesRestartsTheStreamInText)}{setMode}");
+        await using var db = await postgres.CreateDatabasesAsync($"{nameof(ABinaryValueTheDestinationRefusesRestartsTheStreamInText)}{setMode}{tooShort}");
         const string Table = "CREATE TABLE items (id int PRIMARY KEY, n int, v text); CREATE TYPE mood AS ENUM ('ok'); CREATE TABLE moods (id int PRIMARY KEY, m mood)";
         await db.OnSourceAsync(Table);
         await db.OnDestinationAsync(Table);
-        var task = new TaskService(_temp.Store).Create($"applier-refused-{(setMode ? 2 : 1)}", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name)).Definition;
+        var task = new TaskService(_temp.Store).Create($"applier-refused-{(setMode ? 2 : 1)}{(tooShort ? "s" : "")}", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name)).Definition;
         var tables = await ApplyTablesAsync(db, task,
             new RelationEvent(7, "public", "items", ["id", "n", "v"], [true, false, false], FullIdentity: false) { TypeOids = [23, 23, 25] },
             new RelationEvent(8, "public", "moods", ["id", "m"], [true, false], FullIdentity: false));
@@ -373,7 +376,7 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
             new RowEvent(RowChangeKind.Insert, 8, null, false, [ColumnValue.FromBinary(Int4(1)), ColumnValue.FromBinary("ok"u8.ToArray())], [false, false]), ConflictPolicy.Fail));
         Assert.True(enumInBinary.Retriable);
         Assert.StartsWith("The stream restarts in text format: column m of public.moods (type public.mood) came in binary form", enumInBinary.Message);
-        Assert.NotNull(enumInBinary.Data[ApplyTable.StreamInText]);
+        Assert.NotNull(enumInBinary.Data[StreamFormat.TextRestartKey]);
 
         await using var dataSource = BinaryParameters.DataSource(new NpgsqlConnectionStringBuilder(db.DestinationConnectionString) { Pooling = false }.ConnectionString);
         await using var connection = dataSource.CreateConnection();
@@ -385,16 +388,19 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
             var applier = new ChangeApplier(connection, checkpoint, task.Name, TimeProvider.System) { SetMode = setMode };
             RowEvent Insert(int id, byte[] n) => new(RowChangeKind.Insert, 7, null, false, [ColumnValue.FromBinary(Int4(id)), ColumnValue.FromBinary(n), ColumnValue.FromBinary("v"u8.ToArray())], [false, false, false]);
             applier.BeginSourceTransaction();
-            foreach (var change in new[] { Insert(1, Int4(10)), Insert(2, [0, 0, 0, 0, 20]), Insert(3, Int4(30)) })
+            foreach (var change in new[] { Insert(1, Int4(10)), Insert(2, tooShort ? [0, 0, 20] : [0, 0, 0, 0, 20]), Insert(3, Int4(30)) })
                 await applier.AddAsync(StatementBuilder.For(tables[0], change, ConflictPolicy.Fail)!, CancellationToken.None);
             applier.EndSourceTransaction(new CommitEvent(new SyncLsn(0x10), new SyncLsn(0x20), DateTimeOffset.UtcNow));
             var refused = await Assert.ThrowsAsync<SyncException>(() => applier.CommitGroupAsync(_ => { }, CancellationToken.None));
             Assert.True(refused.Retriable);
             Assert.StartsWith("The stream restarts in text format: the destination refused a binary value for public.items (", refused.Message);
-            Assert.Equal("22P03", refused.SqlState);
-            Assert.IsType<string>(refused.Data[ApplyTable.StreamInText]);
+            Assert.Equal(tooShort ? "08P01" : "22P03", refused.SqlState);
+            Assert.IsType<string>(refused.Data[StreamFormat.TextRestartKey]);
             await applier.RollbackAsync();
             Assert.Equal(0L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM items"));
+            // After a protocol violation the driver drops the session (the retry opens a new one); the group went with it.
+            Assert.Equal(tooShort, connection.State != System.Data.ConnectionState.Open);
+            if (tooShort) await connection.OpenAsync();
             Assert.Equal(default, await checkpoint.ReadAsync(connection, CancellationToken.None));
         }
         finally

@@ -278,60 +278,67 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
             context.Event(SyncEventKind.Progress, SyncEventLevel.Information,
                 $"The table sync is {behind:N0} bytes of WAL behind the stream after {trying.TotalSeconds:N0} s; the stream takes its tables back at its next position and waits there until the table sync has applied what came before.");
         }
-        await foreach (var next in reader.ReadAsync(null, ct).ConfigureAwait(false))
+        try
         {
-            switch (next)
+            await foreach (var next in reader.ReadAsync(null, ct).ConfigureAwait(false))
             {
-                case BeginEvent begin:
-                    if (!coordinator.MayApply(catchUp, begin.CommitLsn)) return await FinishAsync().ConfigureAwait(false);
-                    commitLsn = begin.CommitLsn;
-                    inTransaction = false;
-                    inSource = true;
-                    break;
-                case RelationEvent relation:
-                    relations[relation.RelationId] = wanted.TryGetValue(new QualifiedName(relation.Schema, relation.Name), out var scoped)
-                        ? new ApplyTable(relation, scoped, scope, lease.Lsn)
-                        : null;
-                    break;
-                case RowEvent row:
-                    if (relations.GetValueOrDefault(row.RelationId) is not { } table || commitLsn < table.SnapshotLsn) break;
-                    var statement = StatementBuilder.For(table, row, policy);
-                    if (statement is null) break;
-                    if (!inTransaction) applier.BeginSourceTransaction();
-                    inTransaction = true;
-                    await applier.AddAsync(statement, ct).ConfigureAwait(false);
-                    break;
-                case TruncateEvent truncate:
-                    var truncated = StatementBuilder.Truncated(truncate, relations, commitLsn);
-                    if (truncated.Count == 0) break;
-                    if (!inTransaction) applier.BeginSourceTransaction();
-                    inTransaction = true;
-                    await applier.TruncateAsync(truncated, truncate.Cascade, truncate.RestartIdentity, ct).ConfigureAwait(false);
-                    break;
-                case CommitEvent commit:
-                    if (inTransaction) applier.EndSourceTransaction(commit);
-                    inTransaction = false;
-                    inSource = false;
-                    // Source transactions are grouped into destination transactions as the stream does; once a group is
-                    // committed (or none is open), everything that committed up to here is applied and the stream may
-                    // take over after it.
-                    if (applier.GroupOpen && !applier.ShouldCommit(streamIdle: false)) break;
-                    await applier.CommitGroupAsync(WriteConflicts, ct).ConfigureAwait(false);
-                    if (barrier) break;
-                    var after = new SyncLsn(commit.CommitLsn.Value + 1);
-                    if (coordinator.TryHandOver(catchUp, after, out var streamAt)) return after;
-                    Missed(after, streamAt);
-                    break;
-                case HeartbeatEvent heartbeat:
-                    // A transactional message sits inside its transaction: not a point between transactions.
-                    if (inSource) break;
-                    if (coordinator.ReachedBarrier(catchUp, heartbeat.Lsn)) return await FinishAsync().ConfigureAwait(false);
-                    if (barrier) break;
-                    await applier.CommitGroupAsync(WriteConflicts, ct).ConfigureAwait(false);
-                    if (coordinator.TryHandOver(catchUp, heartbeat.Lsn, out var streamAtBeat)) return heartbeat.Lsn;
-                    Missed(heartbeat.Lsn, streamAtBeat);
-                    break;
+                switch (next)
+                {
+                    case BeginEvent begin:
+                        if (!coordinator.MayApply(catchUp, begin.CommitLsn)) return await FinishAsync().ConfigureAwait(false);
+                        commitLsn = begin.CommitLsn;
+                        inTransaction = false;
+                        inSource = true;
+                        break;
+                    case RelationEvent relation:
+                        relations[relation.RelationId] = wanted.TryGetValue(new QualifiedName(relation.Schema, relation.Name), out var scoped)
+                            ? new ApplyTable(relation, scoped, scope, lease.Lsn)
+                            : null;
+                        break;
+                    case RowEvent row:
+                        if (relations.GetValueOrDefault(row.RelationId) is not { } table || commitLsn < table.SnapshotLsn) break;
+                        var statement = StatementBuilder.For(table, row, policy);
+                        if (statement is null) break;
+                        if (!inTransaction) applier.BeginSourceTransaction();
+                        inTransaction = true;
+                        await applier.AddAsync(statement, ct).ConfigureAwait(false);
+                        break;
+                    case TruncateEvent truncate:
+                        var truncated = StatementBuilder.Truncated(truncate, relations, commitLsn);
+                        if (truncated.Count == 0) break;
+                        if (!inTransaction) applier.BeginSourceTransaction();
+                        inTransaction = true;
+                        await applier.TruncateAsync(truncated, truncate.Cascade, truncate.RestartIdentity, ct).ConfigureAwait(false);
+                        break;
+                    case CommitEvent commit:
+                        if (inTransaction) applier.EndSourceTransaction(commit);
+                        inTransaction = false;
+                        inSource = false;
+                        // Source transactions are grouped into destination transactions as the stream does; once a group is
+                        // committed (or none is open), everything that committed up to here is applied and the stream may
+                        // take over after it.
+                        if (applier.GroupOpen && !applier.ShouldCommit(streamIdle: false)) break;
+                        await applier.CommitGroupAsync(WriteConflicts, ct).ConfigureAwait(false);
+                        if (barrier) break;
+                        var after = new SyncLsn(commit.CommitLsn.Value + 1);
+                        if (coordinator.TryHandOver(catchUp, after, out var streamAt)) return after;
+                        Missed(after, streamAt);
+                        break;
+                    case HeartbeatEvent heartbeat:
+                        // A transactional message sits inside its transaction: not a point between transactions.
+                        if (inSource) break;
+                        if (coordinator.ReachedBarrier(catchUp, heartbeat.Lsn)) return await FinishAsync().ConfigureAwait(false);
+                        if (barrier) break;
+                        await applier.CommitGroupAsync(WriteConflicts, ct).ConfigureAwait(false);
+                        if (coordinator.TryHandOver(catchUp, heartbeat.Lsn, out var streamAtBeat)) return heartbeat.Lsn;
+                        Missed(heartbeat.Lsn, streamAtBeat);
+                        break;
+                }
             }
+        }
+        catch (Exception e) when (StreamFormat.SourceCannotSend(e, binary, task.Name) is not null)
+        {
+            throw StreamFormat.SourceCannotSend(e, binary, task.Name)!;
         }
         throw new SyncException(ErrorIds.SourceConnectionFailed, SyncErrorCategory.ConnectionError,
             $"The table sync stream of task '{task.Name}' ended unexpectedly.", task.Name, retriable: true);
