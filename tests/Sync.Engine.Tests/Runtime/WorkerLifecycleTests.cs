@@ -33,7 +33,7 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
             Assert.Equal(value, Environment.GetEnvironmentVariable(key));
             if (OperatingSystem.IsLinux()) Assert.Contains($"{key}={value}", WorkerEnvironment(pid));
         }
-        // A worker that copies keeps the JIT's profile-guided tier.
+        // A worker that copies does not get the streaming workers' collector budget.
         if (OperatingSystem.IsLinux())
             foreach (var (key, value) in WorkerLauncher.StreamingTuning.Where(kv => Environment.GetEnvironmentVariable(kv.Key) is null))
                 Assert.DoesNotContain($"{key}={value}", WorkerEnvironment(pid));
