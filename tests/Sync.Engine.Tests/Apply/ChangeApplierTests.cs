@@ -87,11 +87,8 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         RowEvent Update(string id, string n, string v, string? oldId = null) =>
             new(RowChangeKind.Update, 7, oldId is null ? null : [Value(oldId, 0), ColumnValue.Null, ColumnValue.Null], false, [Value(id, 0), Value(n, 1), Value(v, 2)], [false, false, false]);
 
-        // Unpooled, as the stream's apply session is: closing it ends the session that holds the task's origin.
-        await using var dataSource = BinaryParameters.DataSource(new NpgsqlConnectionStringBuilder(db.DestinationConnectionString) { Pooling = false }.ConnectionString);
-        await using var connection = dataSource.CreateConnection();
-        await connection.OpenAsync();
-        await using (var role = new NpgsqlCommand("SET session_replication_role = replica", connection)) await role.ExecuteNonQueryAsync();
+        await using var session = await BinaryApplySessionAsync(db);
+        var connection = session.Connection;
         var checkpoint = await Checkpoint.OpenAsync(connection, task, CancellationToken.None);
         try
         {
@@ -295,6 +292,29 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
     }
 
     /// <summary>A destination session set up as the stream's: replica role, so set-wise apply is allowed.</summary>
+    /// <summary>
+    /// A destination session like the stream's apply session: from a data source that can send binary stream values,
+    /// unpooled (closing it ends the session that holds the task's origin), with triggers and foreign keys off.
+    /// </summary>
+    private static async Task<ApplySession> BinaryApplySessionAsync(DatabasePair db)
+    {
+        var dataSource = BinaryParameters.DataSource(new NpgsqlConnectionStringBuilder(db.DestinationConnectionString) { Pooling = false }.ConnectionString);
+        var connection = dataSource.CreateConnection();
+        await connection.OpenAsync();
+        await using var role = new NpgsqlCommand("SET session_replication_role = replica", connection);
+        await role.ExecuteNonQueryAsync();
+        return new ApplySession(dataSource, connection);
+    }
+
+    private sealed record ApplySession(NpgsqlDataSource Source, NpgsqlConnection Connection) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Connection.DisposeAsync();
+            await Source.DisposeAsync();
+        }
+    }
+
     private static async Task<NpgsqlConnection> ApplySessionAsync(DatabasePair db)
     {
         var connection = new NpgsqlConnection(db.DestinationConnectionString);
@@ -378,10 +398,8 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         Assert.StartsWith("The stream restarts in text format: column m of public.moods (type public.mood) came in binary form", enumInBinary.Message);
         Assert.NotNull(enumInBinary.Data[StreamFormat.TextRestartKey]);
 
-        await using var dataSource = BinaryParameters.DataSource(new NpgsqlConnectionStringBuilder(db.DestinationConnectionString) { Pooling = false }.ConnectionString);
-        await using var connection = dataSource.CreateConnection();
-        await connection.OpenAsync();
-        await using (var role = new NpgsqlCommand("SET session_replication_role = replica", connection)) await role.ExecuteNonQueryAsync();
+        await using var session = await BinaryApplySessionAsync(db);
+        var connection = session.Connection;
         var checkpoint = await Checkpoint.OpenAsync(connection, task, CancellationToken.None);
         try
         {
