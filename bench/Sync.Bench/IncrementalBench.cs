@@ -165,9 +165,7 @@ internal static partial class IncrementalBench
         var output = ProcessTreeMemory.Run("pgbench", ["-c", clients.ToString(CultureInfo.InvariantCulture), "-j", "2", "-T", seconds.ToString(CultureInfo.InvariantCulture), "-n", db], PgEnvironment(source)).Output;
         var transactions = long.Parse(TransactionsRegex().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
         var endLsn = await ScalarAsync<string>(source, db, "SELECT pg_current_wal_lsn()::text");
-        // The drain, too, starts from a checkpoint on both servers.
-        await ExecuteAsync(source, "postgres", "CHECKPOINT");
-        await ExecuteAsync(target, "postgres", "CHECKPOINT");
+        await CheckpointAsync(source, target);
         var drain = Stopwatch.StartNew();
         await start();
         while (await ScalarAsync<bool>(source, db, $"SELECT coalesce(confirmed_flush_lsn, '0/0') < '{endLsn}'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'"))
@@ -205,6 +203,16 @@ internal static partial class IncrementalBench
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return 0; }
     }
 
+    /// <summary>
+    /// Each phase (a contender's load, a drain) starts from a checkpoint on both servers, not amid writing out what came
+    /// before it.
+    /// </summary>
+    private static async Task CheckpointAsync(PostgresCluster source, PostgresCluster target)
+    {
+        await ExecuteAsync(source, "postgres", "CHECKPOINT");
+        await ExecuteAsync(target, "postgres", "CHECKPOINT");
+    }
+
     private static async Task PrepareAsync(PostgresCluster source, string db, int scale)
     {
         await ExecuteAsync(source, "postgres", $"CREATE DATABASE {db}");
@@ -216,9 +224,7 @@ internal static partial class IncrementalBench
     private static async Task<Result> LoadAndMeasureAsync(string name, PostgresCluster source, PostgresCluster target, string db, string slot, int seconds, int clients,
         int rate, Func<Task<double>> followerCpu, Func<Task<(string Label, int Pid)[]>> followerProcesses)
     {
-        // Each contender's load starts from a checkpoint on both servers, not amid writing out what came before it.
-        await ExecuteAsync(source, "postgres", "CHECKPOINT");
-        await ExecuteAsync(target, "postgres", "CHECKPOINT");
+        await CheckpointAsync(source, target);
         var cpuBefore = await followerCpu();
         var processes = await followerProcesses();
         var switchesBefore = processes.Select(p => ThreadSwitches.Read(p.Pid)).ToArray();

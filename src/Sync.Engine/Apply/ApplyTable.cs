@@ -94,8 +94,13 @@ public sealed class ApplyTable
     }
 
     /// <summary>A readable value of relation column <paramref name="column"/>, for events and errors.</summary>
-    public string Describe(int column, ColumnValue value) =>
-        value.IsBinary ? value.WithType(BinaryTypes[column] != 0 ? BinaryTypes[column] : column < Relation.TypeOids.Count ? Relation.TypeOids[column] : 0).ToString() : value.ToString();
+    public string Describe(int column, ColumnValue value)
+    {
+        if (!value.IsBinary) return value.ToString();
+        // A column that cannot be bound is described by the type the source named for it.
+        var type = BinaryTypes[column] != 0 ? BinaryTypes[column] : Relation.TypeOids.ElementAtOrDefault(column);
+        return value.WithType(type).ToString();
+    }
 
     /// <summary>A short description of the key of a row, for conflict events and errors.</summary>
     public string DescribeKey(ColumnValue[]? values)

@@ -290,20 +290,20 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
             // Row by row (set mode's conflicts are caught above), so each unit is one statement.
             throw await ConflictFailureAsync(FailedUnit(e, batch, units, rows.Count, skip).Row!, e, ct).ConfigureAwait(false);
         }
-        catch (PostgresException e) when (e.SqlState is "22P03" or "42804" or "08P01" && FailedUnit(e, batch, units, rows.Count, skip) is var refused &&
-                                          (refused.Row?.Parameters ?? refused.Set!.Members[0].Parameters).Any(p => p.IsBinary))
+        catch (PostgresException e) when (e.SqlState is "22P03" or "42804" or "08P01" && Lead(FailedUnit(e, batch, units, rows.Count, skip)) is var refused &&
+                                          refused.Parameters.Any(p => p.IsBinary))
         {
             // Invalid binary representation, wrong element type, or too few bytes ("insufficient data left in message",
             // which would otherwise pass for a lost connection and be retried in binary): the destination does not read
             // this type's binary form as the source wrote it. The group goes back and the stream starts again in text.
             await RollbackSessionAsync().ConfigureAwait(false);
-            var table = (refused.Row ?? refused.Set!.Members[0]).Table.Table;
+            var table = refused.Table.Table;
             throw StreamFormat.TextRestart($"the destination refused a binary value for {table.Destination} ({e.MessageText})", table.Destination.ToString(), e, e.SqlState);
         }
         catch (PostgresException e)
         {
             var failed = FailedUnit(e, batch, units, rows.Count, skip);
-            var statement = failed.Row ?? failed.Set!.Members[0];
+            var statement = Lead(failed);
             var info = ErrorClassifier.ClassifySqlState(e.SqlState, ErrorClassifier.Describe(e), statement.Table.Table.Destination.ToString());
             throw new SyncException(info.Retriable ? info.ErrorId : ErrorIds.ApplyFailed, info.Category,
                 $"Applying a change to {statement.Table.Table.Destination} (key {statement.Key}{(failed.Set is { } set ? $", one of {set.Members.Count} applied together" : "")}) failed: {info.Message}{(e.SqlState == "42703" ? UndefinedColumnRemedy : "")}",
@@ -440,6 +440,9 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         return statements.Where((_, i) => keep[i]).ToList();
     }
 
+    /// <summary>A unit's statement, or its set's first member (all members of a set share table and shape).</summary>
+    private static ApplyStatement Lead((ApplyStatement? Row, SetStatement? Set) unit) => unit.Row ?? unit.Set!.Members[0];
+
     /// <summary>The unit that raised an error (skipping the <paramref name="skip"/> commands ahead of the first unit, the group's BEGIN); else the first without a complete result.</summary>
     private static (ApplyStatement? Row, SetStatement? Set) FailedUnit(PostgresException e, NpgsqlBatch batch, List<(ApplyStatement? Row, SetStatement? Set)> units, int completed, int skip)
     {
@@ -449,8 +452,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
 
     private static string DescribeFailed(PostgresException e, NpgsqlBatch batch, List<(ApplyStatement? Row, SetStatement? Set)> units, int skip)
     {
-        var unit = FailedUnit(e, batch, units, 0, skip);
-        return (unit.Row ?? unit.Set!.Members[0]).Table.Table.Destination.ToString();
+        return Lead(FailedUnit(e, batch, units, 0, skip)).Table.Table.Destination.ToString();
     }
 
     private TaskEvent ConflictEvent(ApplyStatement statement, string kind, string resolution) => new()

@@ -336,9 +336,9 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
                 }
             }
         }
-        catch (Exception e) when (StreamFormat.SourceCannotSend(e, binary, task.Name) is not null)
+        catch (Exception e) when (StreamFormat.SourceCannotSend(e, binary, task.Name) is { } textRestart)
         {
-            throw StreamFormat.SourceCannotSend(e, binary, task.Name)!;
+            throw textRestart;
         }
         throw new SyncException(ErrorIds.SourceConnectionFailed, SyncErrorCategory.ConnectionError,
             $"The table sync stream of task '{task.Name}' ended unexpectedly.", task.Name, retriable: true);
