@@ -107,16 +107,29 @@ internal static partial class IncrementalBench
             ("worker", service.Get("bench-inc").State.Worker?.ProcessId ?? 0),
             ("apply backend", await ScalarAsync<int>(target, db, "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE application_name = 'sync:bench-inc:apply'")),
         ];
+        var resumedAt = DateTimeOffset.MaxValue;
         var result = await LoadAndMeasureAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients, rate, () => FollowerCpu("live"), Processes);
         var (backlog, drain, cpu) = await BacklogAsync("Sync (FullIncremental)", source, target, db, slot, seconds, clients,
             () => service.RequestStopAsync("bench-inc", ControlAction.Pause, wait: true, CancellationToken.None),
-            () => service.ResumeAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), CancellationToken.None),
+            () =>
+            {
+                resumedAt = DateTimeOffset.UtcNow;
+                return service.ResumeAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), CancellationToken.None);
+            },
             () => FollowerCpu("drain"), Processes);
         result = result with { BacklogTransactions = backlog, DrainSeconds = drain, DrainCpuSeconds = cpu };
+        // How long the resumed worker took to start and to start streaming: part of the drain's time.
+        foreach (var e in service.Store.ReadEvents("bench-inc").Select(e => e.Event).Where(e => e.Time >= resumedAt).Take(4))
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Sync, drain, +{(e.Time - resumedAt).TotalSeconds:0.000} s: {e.Message}"));
         await service.RequestStopAsync("bench-inc", ControlAction.Stop, wait: true, CancellationToken.None);
         // Which format the stream ran in (binary where the tables allow it, StreamFormat).
         foreach (var streamed in service.Store.ReadEvents("bench-inc").Select(e => e.Event.Message).Where(m => m.StartsWith("Streaming from slot", StringComparison.Ordinal)))
             Console.WriteLine($"Sync: {streamed}");
+        // What each worker (the copying one, the resumed one) spent compiling, from its log's last line.
+        var log = WorkerLauncher.LogPath(home, "bench-inc");
+        if (File.Exists(log))
+            foreach (var line in File.ReadLines(log).Where(l => l.Contains("Worker[110]", StringComparison.Ordinal) || l.Contains("RealtimeSync[401]", StringComparison.Ordinal)))
+                Console.WriteLine($"Sync: {line[(line.IndexOf(']', 30) + 2)..]}");
         await service.RemoveAsync("bench-inc", force: true, CancellationToken.None);
         Directory.Delete(home, true);
         return result with { PeakBytes = memory.PeakBytes };

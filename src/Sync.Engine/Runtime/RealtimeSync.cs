@@ -128,6 +128,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         context.Event(SyncEventKind.StageChanged, SyncEventLevel.Information,
             $"Streaming from slot {slot}{(resumeAt is { } r ? $", resuming after {r}" : "")} in {(binary ? "binary format" : "text format")}{(whyText is null ? "" : $" ({whyText})")}; " +
             $"checkpoint kept in {(checkpoint.UsesOrigin ? $"replication origin {TaskNaming.OriginName(task)}" : "the task's checkpoint table")}.");
+        LogStreamStart(context.TaskName, System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds,
+            System.Runtime.JitInfo.GetCompilationTime().TotalSeconds, System.Runtime.JitInfo.GetCompiledMethodCount());
 
         using var readerStop = CancellationTokenSource.CreateLinkedTokenSource(halt);
         // At most 16 batches of up to 512 events in flight: the worker's memory stays bounded.
@@ -714,4 +716,9 @@ public sealed partial class RealtimeSync(TaskRunContext context)
 
     [LoggerMessage(EventId = 400, Level = LogLevel.Warning, Message = "Task {TaskName}: stream monitor: {Reason}")]
     private partial void LogMonitor(string taskName, string reason);
+
+    // What the process had cost when its stream started: a fresh worker's start-up (connections, catalog, compiling).
+    [LoggerMessage(EventId = 401, Level = LogLevel.Information,
+        Message = "Task {TaskName}: the stream starts; the worker has used {CpuSeconds:0.00} s of CPU, {JitSeconds:0.00} s of it compiling ({Methods} methods)")]
+    private partial void LogStreamStart(string taskName, double cpuSeconds, double jitSeconds, long methods);
 }

@@ -9,7 +9,7 @@ namespace Sync.Engine.Runtime;
 /// The entry point of a worker process, shared by Sync.Worker and the PowerShell worker (pwsh importing the
 /// module). The task and store come from the arguments or from SYNC_WORKER_TASK and SYNC_HOME.
 /// </summary>
-public static class WorkerMain
+public static partial class WorkerMain
 {
     public static async Task<int> RunAsync(string[] args)
     {
@@ -41,7 +41,10 @@ public static class WorkerMain
         {
             var store = new FileTaskStore(storeRoot ?? FileTaskStore.DefaultRoot());
             var host = new WorkerHost(store, TaskRunner.For, loggers);
-            return await host.RunAsync(task, stop.Token).ConfigureAwait(false);
+            var code = await host.RunAsync(task, stop.Token).ConfigureAwait(false);
+            LogRuntime(loggers.CreateLogger("Sync.Worker"), task, System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds,
+                System.Runtime.JitInfo.GetCompilationTime().TotalSeconds, System.Runtime.JitInfo.GetCompiledMethodCount(), GC.CollectionCount(0));
+            return code;
         }
         catch (SyncException e)
         {
@@ -53,4 +56,9 @@ public static class WorkerMain
             Console.CancelKeyPress -= onCancel;
         }
     }
+
+    // What the process cost, for telling start-up (compiling) from streaming when a worker's CPU is measured.
+    [LoggerMessage(EventId = 110, Level = LogLevel.Information,
+        Message = "Worker of task {TaskName} used {CpuSeconds:0.00} s of CPU; compiling {JitSeconds:0.00} s of it ({Methods} methods); {Collections} young-generation collections")]
+    private static partial void LogRuntime(ILogger logger, string taskName, double cpuSeconds, double jitSeconds, long methods, int collections);
 }
