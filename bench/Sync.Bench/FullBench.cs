@@ -131,7 +131,7 @@ internal static class FullBench
                 Mode = SyncTaskMode.Full, Options = d.Options with { CopyWorkers = jobs, ExistingTables = ExistingTablePolicy.Error },
             });
             // The runtime settings a launched worker gets (WorkerLauncher), then the A/B overrides.
-            var environment = Sync.Engine.Runtime.WorkerLauncher.RuntimeTuning
+            var environment = Sync.Engine.Runtime.WorkerLauncher.Tuning(streamsOnly: false)
                 .Where(kv => string.IsNullOrEmpty(Environment.GetEnvironmentVariable(kv.Key))) // as the launcher: the caller's setting wins
                 .ToDictionary(kv => kv.Key, kv => kv.Value);
             foreach (var (k, v) in overrides ?? new Dictionary<string, string>()) environment[k] = v;

@@ -40,37 +40,66 @@ public static class WorkerLauncher
     }
 
     /// <summary>
-    /// For every worker:
-    /// <list type="bullet">
-    /// <item>Thread-pool threads do not spin after each wake-up: a worker handles a steady trickle of small messages and
-    /// round trips, and the spinning cost more CPU than it saved there (docs/benchmarks.md, streaming).</item>
-    /// <item>Tiered compilation recompiles a hot method as soon as it has been called 30 times, not after a quiet
-    /// 100 ms (which new methods keep putting off while a stream starts). For a copying worker, which stays tiered
-    /// and then streams: its live stream cost 95 ms of worker CPU per 1000 transactions, against 135-137 with the
-    /// delay, and the full copy was not slower (same-run A/B, docs/benchmarks.md). A streaming worker does not tier at
-    /// all (<see cref="StreamingTuning"/>), so this does not touch it.</item>
-    /// </list>
-    /// Tiered compilation itself and the collector's default budget stay as they are here, for copying workers: the
-    /// full copy ran slower without tiering (the runtime's own precompiled code is then never recompiled optimized)
-    /// and with the larger budget.
+    /// For every worker: thread-pool threads do not spin after each wake-up. A worker handles a steady trickle of small
+    /// messages and round trips, and the spinning cost more CPU than it saved there (docs/benchmarks.md, streaming).
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string> RuntimeTuning = new Dictionary<string, string>
     {
         ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0",
+    };
+
+    /// <summary>
+    /// For a worker that copies (and then streams on): tiered compilation recompiles a hot method as soon as it has been
+    /// called 30 times, not after a quiet 100 ms (which new methods keep putting off while a stream starts). Its live
+    /// stream after the copy cost 95 ms of worker CPU per 1000 transactions, against 135-137 with the delay, and the full
+    /// copy was not slower (same-run A/B, docs/benchmarks.md). Tiering itself, its profile-guided tier and the
+    /// collector's default budget stay: the full copy ran slower without tiering (the runtime's own precompiled code is
+    /// then never recompiled optimized) and with the larger budget.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> CopyingTuning = new Dictionary<string, string>
+    {
         ["DOTNET_TC_CallCountingDelayMs"] = "0",
     };
 
     /// <summary>
+    /// For a worker that only streams:
+    /// <list type="bullet">
+    /// <item>Tiered compilation without its profile-guided tier (<c>TieredPGO=0</c>): start-up code runs as quickly
+    /// compiled (or the runtime's precompiled) code, and a hot method goes straight to optimized code, without the
+    /// instrumented step between. A resumed worker began to stream 0.96-1.27 s after its launch, against 2.35 s with
+    /// tiering off (which compiled each of its 2,300 start-up methods optimized, 2 s of CPU) and 1.34 s with tiering that
+    /// recompiles at once; the drain of a backlog ran at 12,100-14,600 transactions a second against 11,300-11,700
+    /// (docs/benchmarks.md).</item>
+    /// <item>A 64 MB budget for the collector's youngest generation (the default, sized by the CPU cache, was about
+    /// 17 MB here). The stream allocates a few small objects per value, and collections were a large part of its CPU:
+    /// a resumed worker's catch-up fell from 56-61 to 47-50 ms of worker CPU per 1000 transactions in four runs of six
+    /// (57-58 in the other two), for 45-50 MB more peak memory. The runtime reads this budget from the environment only
+    /// (its runtimeconfig name does nothing), so a worker started by hand needs the variable.</item>
+    /// </list>
+    /// A worker that copies keeps the defaults: in same-run comparisons the full copy ran 7-30% slower without tiering
+    /// in every second round (whichever contender ran first), and 5-47% slower with the budget (docs/benchmarks.md).
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> StreamingTuning = new Dictionary<string, string>
+    {
+        ["DOTNET_TieredPGO"] = "0",
+        ["DOTNET_GCgen0size"] = "0x4000000",
+    };
+
+    /// <summary>The runtime settings a worker gets: <see cref="RuntimeTuning"/>, and the copying or the streaming ones.</summary>
+    public static IReadOnlyDictionary<string, string> Tuning(bool streamsOnly) =>
+        RuntimeTuning.Concat(streamsOnly ? StreamingTuning : CopyingTuning).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+
+    /// <summary>
     /// What the launcher sets in the worker's environment over the caller's (which the worker inherits): the runtime
-    /// settings above, which Sync.Worker's runtimeconfig also carries where the runtime reads them from there, for a
-    /// worker hosted by pwsh too (its runtimeconfig is PowerShell's), unless the caller has its own setting, which
-    /// wins; then the spec's variables and the task's.
+    /// settings above (<see cref="Tuning"/>; Sync.Worker's runtimeconfig also carries the thread pool's, for a worker
+    /// started without the launcher; a worker hosted by pwsh has PowerShell's runtimeconfig), unless the caller has its
+    /// own setting, which wins; then the spec's variables and the task's.
     /// </summary>
     internal static Dictionary<string, string> WorkerEnvironment(WorkerLaunchSpec spec, string taskName, string storeRoot, string logPath,
         Func<string, string?> callerVariable, bool streamsOnly = false)
     {
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (key, value) in streamsOnly ? RuntimeTuning.Concat(StreamingTuning) : RuntimeTuning)
+        foreach (var (key, value) in Tuning(streamsOnly))
             if (string.IsNullOrEmpty(callerVariable(key))) environment[key] = value;
         foreach (var (key, value) in spec.Environment ?? new Dictionary<string, string>()) environment[key] = value;
         environment[WorkerLaunchSpec.TaskVariable] = taskName;
@@ -78,30 +107,6 @@ public static class WorkerLauncher
         environment["SYNC_WORKER_LOG"] = logPath;
         return environment;
     }
-
-    /// <summary>
-    /// Added for a worker that only streams:
-    /// <list type="bullet">
-    /// <item>No tiered compilation: each method is compiled optimized once, at its first call. In the tiered runtime
-    /// the stream's code ran as quick unoptimized, then profiling, code while a fresh worker caught up, and rejitting
-    /// took its share: a resumed worker's drain cost 53-55 ms of worker CPU per 1000 transactions tiered, 48-53 without
-    /// tiering, and 74 with tiering that recompiles at once (TC_CallCountingDelayMs=0). The live stream cost 93-113
-    /// against 135-137 ms. (It replaces the earlier setting without the JIT's profile-guided tier, which tiering off
-    /// includes.)</item>
-    /// <item>A 64 MB budget for the collector's youngest generation (the default, sized by the CPU cache, was about
-    /// 17 MB here). The stream allocates a few small objects per value, and collections were a large part of its CPU:
-    /// a resumed worker's catch-up fell from 56-61 to 47-50 ms of worker CPU per 1000 transactions in four runs of six
-    /// (57-58 in the other two), for 45-50 MB more peak memory. The runtime reads this budget from the environment only
-    /// (its runtimeconfig name does nothing), so a worker started by hand needs the variable.</item>
-    /// </list>
-    /// A worker that copies keeps both defaults: in same-run comparisons the full copy ran 7-30% slower without tiering
-    /// in every second round (whichever contender ran first), and 5-47% slower with the budget (docs/benchmarks.md).
-    /// </summary>
-    public static readonly IReadOnlyDictionary<string, string> StreamingTuning = new Dictionary<string, string>
-    {
-        ["DOTNET_TieredCompilation"] = "0",
-        ["DOTNET_GCgen0size"] = "0x4000000",
-    };
 
     /// <summary>
     /// A worker for this task will stream, not copy: an Incremental task (its tables are never copied), or a

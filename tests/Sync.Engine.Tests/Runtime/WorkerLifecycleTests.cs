@@ -27,13 +27,13 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(WorkerLiveness.Alive, started.Worker);
         Assert.Equal(SyncTaskStatus.Running, started.State.Status);
         var pid = started.State.Worker!.ProcessId;
-        // This suite runs the engine under the runtime settings workers get (engine.runsettings), and the worker has them.
-        foreach (var (key, value) in WorkerLauncher.RuntimeTuning)
+        // This suite runs the engine under the runtime settings copying workers get (engine.runsettings), and the worker has them.
+        foreach (var (key, value) in WorkerLauncher.Tuning(streamsOnly: false))
         {
             Assert.Equal(value, Environment.GetEnvironmentVariable(key));
             if (OperatingSystem.IsLinux()) Assert.Contains($"{key}={value}", WorkerEnvironment(pid));
         }
-        // A worker that copies does not get the streaming workers' collector budget.
+        // A worker that copies does not get the streaming workers' settings (the collector budget, no profile-guided tier).
         if (OperatingSystem.IsLinux())
             foreach (var (key, value) in WorkerLauncher.StreamingTuning.Where(kv => Environment.GetEnvironmentVariable(kv.Key) is null))
                 Assert.DoesNotContain($"{key}={value}", WorkerEnvironment(pid));
@@ -55,7 +55,7 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
     {
         var spec = TestTasks.WorkerSpec with { Environment = new Dictionary<string, string> { ["SYNC_EXTRA"] = "x" } };
         var bare = WorkerLauncher.WorkerEnvironment(spec, "t", "/store", "/store/logs/t.log", _ => null);
-        foreach (var (key, value) in WorkerLauncher.RuntimeTuning) Assert.Equal(value, bare[key]);
+        foreach (var (key, value) in WorkerLauncher.Tuning(streamsOnly: false)) Assert.Equal(value, bare[key]);
         Assert.Equal("x", bare["SYNC_EXTRA"]);
         Assert.Equal("t", bare[WorkerLaunchSpec.TaskVariable]);
         Assert.Equal("/store", bare[WorkerLaunchSpec.StoreVariable]);
@@ -66,7 +66,10 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
         // A worker that only streams gets the streaming settings too; an admin's own value is inherited as it is.
         var streaming = WorkerLauncher.WorkerEnvironment(spec, "t", "/store", "/store/logs/t.log", _ => null, streamsOnly: true);
         foreach (var (key, value) in WorkerLauncher.RuntimeTuning.Concat(WorkerLauncher.StreamingTuning)) Assert.Equal(value, streaming[key]);
-        var all = WorkerLauncher.RuntimeTuning.Keys.Concat(WorkerLauncher.StreamingTuning.Keys).ToHashSet();
+        // It does not get the copying workers' immediate recompiling: with its start-up code quickly compiled, that
+        // would recompile start-up code too.
+        foreach (var key in WorkerLauncher.CopyingTuning.Keys) Assert.False(streaming.ContainsKey(key), key);
+        var all = WorkerLauncher.Tuning(false).Keys.Concat(WorkerLauncher.Tuning(true).Keys).ToHashSet();
         var own = WorkerLauncher.WorkerEnvironment(spec, "t", "/store", "/store/logs/t.log", key => all.Contains(key) ? "7" : null, streamsOnly: true);
         foreach (var key in all) Assert.False(own.ContainsKey(key), key);
 
