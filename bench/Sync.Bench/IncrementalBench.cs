@@ -39,7 +39,9 @@ internal static partial class IncrementalBench
 
     /// <param name="syncOnly">Only Sync, no native contender and no ratios: for looking at Sync's own figures between two builds quickly.</param>
     /// <param name="nativeFirst">Native replication runs first: the contender that goes second runs on servers that already carry the other's database and WAL.</param>
-    public static async Task<int> RunAsync(int scale, int seconds, int clients, int rate, bool syncOnly, Dictionary<string, string> settings, bool nativeFirst = false)
+    /// <param name="resumeBeforeLive">Sync's task is paused and resumed after its copy, so its live phase runs in a fresh streaming worker, not in the one that copied.</param>
+    public static async Task<int> RunAsync(int scale, int seconds, int clients, int rate, bool syncOnly, Dictionary<string, string> settings, bool nativeFirst = false,
+        bool resumeBeforeLive = false)
     {
         using var source = PostgresCluster.Start("inc-src", settings);
         using var target = PostgresCluster.Start("inc-dst", settings);
@@ -50,7 +52,7 @@ internal static partial class IncrementalBench
             native = await NativeAsync(source, target, scale, seconds, clients, rate);
             Console.WriteLine($"Native (ran first): {native}");
         }
-        var results = new List<Result> { await SyncAsync(source, target, scale, seconds, clients, rate) };
+        var results = new List<Result> { await SyncAsync(source, target, scale, seconds, clients, rate, resumeBeforeLive) };
         Console.WriteLine($"Sync: {results[0]}");
         if (syncOnly) return 0;
         results.Add(native ?? await NativeAsync(source, target, scale, seconds, clients, rate));
@@ -74,7 +76,7 @@ internal static partial class IncrementalBench
         return 0;
     }
 
-    private static async Task<Result> SyncAsync(PostgresCluster source, PostgresCluster target, int scale, int seconds, int clients, int rate)
+    private static async Task<Result> SyncAsync(PostgresCluster source, PostgresCluster target, int scale, int seconds, int clients, int rate, bool resumeBeforeLive)
     {
         const string db = "inc_sync";
         await PrepareAsync(source, db, scale);
@@ -84,7 +86,15 @@ internal static partial class IncrementalBench
         service.Create("bench-inc", Endpoint(source, db), Endpoint(target, db), d => d with { Mode = SyncTaskMode.FullIncremental });
         var started = await service.StartAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), [], CancellationToken.None);
         using var memory = new ProcessTreeMemory(started.State.Worker!.ProcessId);
+        ProcessTreeMemory? liveMemory = null;
         await service.WaitAsync("bench-inc", WaitCondition.FullSyncComplete, TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(1), null, CancellationToken.None);
+        if (resumeBeforeLive)
+        {
+            await service.RequestStopAsync("bench-inc", ControlAction.Pause, wait: true, CancellationToken.None);
+            var resumed = await service.ResumeAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), CancellationToken.None);
+            liveMemory = new ProcessTreeMemory(resumed.State.Worker!.ProcessId);
+            Console.WriteLine("Sync: paused and resumed after the copy; the live phase runs in a fresh streaming worker.");
+        }
         await ExecuteAsync(target, db, ProbeTrigger);
         var slot = TaskNaming.SlotName(service.Get("bench-inc").Definition);
         // The live phase measures the stream's processes: wait for its apply session, opened as the stream starts.
@@ -132,7 +142,8 @@ internal static partial class IncrementalBench
                 Console.WriteLine($"Sync: {line[(line.IndexOf(']', 30) + 2)..]}");
         await service.RemoveAsync("bench-inc", force: true, CancellationToken.None);
         Directory.Delete(home, true);
-        return result with { PeakBytes = memory.PeakBytes };
+        using (liveMemory)
+            return result with { PeakBytes = Math.Max(memory.PeakBytes, liveMemory?.PeakBytes ?? 0) };
     }
 
     private static async Task<Result> NativeAsync(PostgresCluster source, PostgresCluster target, int scale, int seconds, int clients, int rate)

@@ -40,36 +40,33 @@ public static class WorkerLauncher
     }
 
     /// <summary>
-    /// For every worker: thread-pool threads do not spin after each wake-up. A worker handles a steady trickle of small
-    /// messages and round trips, and the spinning cost more CPU than it saved there (docs/benchmarks.md, streaming).
+    /// For every worker:
+    /// <list type="bullet">
+    /// <item>Thread-pool threads do not spin after each wake-up: a worker handles a steady trickle of small messages and
+    /// round trips, and the spinning cost more CPU than it saved there (docs/benchmarks.md, streaming).</item>
+    /// <item>Tiered compilation recompiles a hot method as soon as it has been called 30 times, not after a quiet
+    /// 100 ms, which the stream's occasional new methods (reports, heartbeats) keep putting off. A live stream cost
+    /// 83-95 ms of worker CPU per 1000 transactions with it, 103-158 with the delay, tiered with or without the
+    /// profile-guided tier; and the full copy was not slower (same-run A/B in each order, docs/benchmarks.md).</item>
+    /// </list>
+    /// Tiering itself, its profile-guided tier and the collector's default budget stay as they are here, for copying
+    /// workers: the full copy ran slower without tiering (the runtime's own precompiled code is then never recompiled
+    /// optimized) and with the larger budget.
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string> RuntimeTuning = new Dictionary<string, string>
     {
         ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0",
-    };
-
-    /// <summary>
-    /// For a worker that copies (and then streams on): tiered compilation recompiles a hot method as soon as it has been
-    /// called 30 times, not after a quiet 100 ms (which new methods keep putting off while a stream starts). Its live
-    /// stream after the copy cost 95 ms of worker CPU per 1000 transactions, against 135-137 with the delay, and the full
-    /// copy was not slower (same-run A/B, docs/benchmarks.md). Tiering itself, its profile-guided tier and the
-    /// collector's default budget stay: the full copy ran slower without tiering (the runtime's own precompiled code is
-    /// then never recompiled optimized) and with the larger budget.
-    /// </summary>
-    public static readonly IReadOnlyDictionary<string, string> CopyingTuning = new Dictionary<string, string>
-    {
         ["DOTNET_TC_CallCountingDelayMs"] = "0",
     };
 
     /// <summary>
-    /// For a worker that only streams:
+    /// Added for a worker that only streams:
     /// <list type="bullet">
     /// <item>Tiered compilation without its profile-guided tier (<c>TieredPGO=0</c>): start-up code runs as quickly
     /// compiled (or the runtime's precompiled) code, and a hot method goes straight to optimized code, without the
-    /// instrumented step between. A resumed worker began to stream 0.96-1.27 s after its launch, against 2.35 s with
-    /// tiering off (which compiled each of its 2,300 start-up methods optimized, 2 s of CPU) and 1.34 s with tiering that
-    /// recompiles at once; the drain of a backlog ran at 12,100-14,600 transactions a second against 11,300-11,700
-    /// (docs/benchmarks.md).</item>
+    /// instrumented step between. A resumed worker began to stream 1.0-1.3 s after its launch, against 2.35 s with
+    /// tiering off, which compiled each of its 2,300 start-up methods optimized (2 s of CPU); with the profile-guided
+    /// tier, its start-up took more CPU and its drain ran slower (docs/benchmarks.md).</item>
     /// <item>A 64 MB budget for the collector's youngest generation (the default, sized by the CPU cache, was about
     /// 17 MB here). The stream allocates a few small objects per value, and collections were a large part of its CPU:
     /// a resumed worker's catch-up fell from 56-61 to 47-50 ms of worker CPU per 1000 transactions in four runs of six
@@ -85,9 +82,9 @@ public static class WorkerLauncher
         ["DOTNET_GCgen0size"] = "0x4000000",
     };
 
-    /// <summary>The runtime settings a worker gets: <see cref="RuntimeTuning"/>, and the copying or the streaming ones.</summary>
+    /// <summary>The runtime settings a worker gets: <see cref="RuntimeTuning"/>, and <see cref="StreamingTuning"/> for one that only streams.</summary>
     public static IReadOnlyDictionary<string, string> Tuning(bool streamsOnly) =>
-        RuntimeTuning.Concat(streamsOnly ? StreamingTuning : CopyingTuning).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        (streamsOnly ? RuntimeTuning.Concat(StreamingTuning) : RuntimeTuning).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
 
     /// <summary>
     /// What the launcher sets in the worker's environment over the caller's (which the worker inherits): the runtime
