@@ -83,14 +83,19 @@ public static class StatementBuilder
         };
     }
 
-    /// <summary>The identity of a row within its table, for matching statements of one batch (key values, or the whole row without a key).</summary>
+    /// <summary>
+    /// The identity of a row within its table, for matching statements of one batch (key values, or the whole row without
+    /// a key). Each value is written with its length (<see cref="ColumnValue.AppendIdentity"/>), so two rows are one only
+    /// when their values are: a separator alone would let ('a|b', 'c') and ('a', 'b|c') meet, and the applier would then
+    /// drop one row's update as superseded by the other's.
+    /// </summary>
     public static string Key(ApplyTable table, ColumnValue[] values)
     {
-        var sb = new StringBuilder().Append(table.Relation.RelationId);
+        var sb = new StringBuilder().Append(table.Relation.RelationId).Append('/');
         if (table.KeyIndexes.Length > 0 && !table.Relation.FullIdentity)
-            foreach (var i in table.KeyIndexes) values[i].AppendIdentity(sb.Append('\u001f'));
+            foreach (var i in table.KeyIndexes) values[i].AppendIdentity(sb);
         else
-            foreach (var v in values) v.AppendIdentity(sb.Append('\u001f'));
+            foreach (var v in values) v.AppendIdentity(sb);
         return sb.ToString();
     }
 

@@ -41,16 +41,18 @@ public readonly struct ColumnValue : IEquatable<ColumnValue>
     public ColumnValue WithType(uint typeOid) => _value is byte[] ? new ColumnValue(_value, typeOid) : this;
 
     /// <summary>
-    /// A string that is equal for equal values, for telling rows apart within a batch: the text itself, or the binary
-    /// bytes in hex behind a marker no text value starts with.
+    /// Appends a form that is equal for equal values and that cannot run into the next value's: NULL as a NUL (which no
+    /// text value contains), text as its length, a colon and the text, binary as 0x01, its length, a colon and the
+    /// bytes in hex. So a row identity made of several values (<see cref="Apply.StatementBuilder.Key"/>) reads back one
+    /// way only, whatever characters the values hold.
     /// </summary>
     public void AppendIdentity(StringBuilder sb)
     {
         switch (_value)
         {
             case null: sb.Append('\u0000'); break;
-            case string text: sb.Append(text); break;
-            case byte[] bytes: sb.Append('\u0001').Append(Convert.ToHexString(bytes)); break;
+            case string text: sb.Append(text.Length).Append(':').Append(text); break;
+            case byte[] bytes: sb.Append('\u0001').Append(bytes.Length).Append(':').Append(Convert.ToHexString(bytes)); break;
         }
     }
 

@@ -268,6 +268,51 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         }
     }
 
+    /// <summary>
+    /// Two rows whose composite keys hold the same characters split differently (('x' + US + 'y', 'z') and
+    /// ('x', 'y' + US + 'z'), US being the unit separator) are two rows to the applier. The first is missing on the
+    /// destination, so its update becomes an insert; the second's update follows in the same batch. When the batch's row
+    /// identities were the values joined by that separator, the two met: set-wise, the first update was dropped as
+    /// superseded by the second; row by row, its insert was left to the second. Either way the first row was lost.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RowsWhoseKeysShareTheirCharactersStayApartInABatch(bool setMode)
+    {
+        await using var db = await postgres.CreateDatabasesAsync($"{nameof(RowsWhoseKeysShareTheirCharactersStayApartInABatch)}{setMode}");
+        const string Table = "CREATE TABLE pairs (a text, b text, v text, PRIMARY KEY (a, b))";
+        await db.OnSourceAsync(Table);
+        await db.OnDestinationAsync(Table);
+        await db.OnDestinationAsync("INSERT INTO pairs VALUES ('x', 'y' || chr(31) || 'z', 'before')");
+        var task = new TaskService(_temp.Store).Create($"applier-keys-{(setMode ? 2 : 1)}", TestTasks.Endpoint(db.SourceCluster, db.Name),
+            TestTasks.Endpoint(db.DestinationCluster, db.Name)).Definition;
+        var table = (await ApplyTablesAsync(db, task, new RelationEvent(9, "public", "pairs", ["a", "b", "v"], [true, true, false], FullIdentity: false)))[0];
+        await using var connection = await ApplySessionAsync(db);
+        var checkpoint = await Checkpoint.OpenAsync(connection, task, CancellationToken.None);
+        try
+        {
+            var applier = new ChangeApplier(connection, checkpoint, task.Name, TimeProvider.System) { SetMode = setMode };
+            var conflicts = new List<TaskEvent>();
+            applier.BeginSourceTransaction();
+            foreach (var (a, b, v) in new[] { ("x\u001fy", "z", "first"), ("x", "y\u001fz", "second") })
+                await applier.AddAsync(StatementBuilder.For(table, new RowEvent(RowChangeKind.Update, 9, null, false, [a, b, v], [false, false, false]), ConflictPolicy.Overwrite)!,
+                    CancellationToken.None);
+            applier.EndSourceTransaction(new CommitEvent(new SyncLsn(0x400), new SyncLsn(0x408), DateTimeOffset.UtcNow));
+            await applier.CommitGroupAsync(conflicts.AddRange, CancellationToken.None);
+
+            Assert.Equal("x|y,z=first;x,y|z=second",
+                await db.DestinationScalarAsync<string>("SELECT string_agg(replace(a, chr(31), '|') || ',' || replace(b, chr(31), '|') || '=' || v, ';' ORDER BY v) FROM pairs"));
+            var conflict = Assert.Single(conflicts);
+            Assert.Equal("UpdateMissing", conflict.Data!["kind"]);
+            Assert.Equal("inserted the source row", conflict.Data["resolution"]);
+        }
+        finally
+        {
+            await DropOriginAsync(connection, db, task);
+        }
+    }
+
     private static RowEvent Row(RowChangeKind kind, int id, string v) => new(kind, 7, null, false, [$"{id}", $"{id}", v], [false, false, false]);
 
     /// <summary>The table items (id, a GENERATED ALWAYS identity n, a unique v) on both sides, and how the stream would apply it.</summary>
@@ -291,7 +336,6 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         return relations.Select(r => new ApplyTable(r, scope.Find(new QualifiedName(r.Schema, r.Name))!, scope, SyncLsn.Invalid)).ToArray();
     }
 
-    /// <summary>A destination session set up as the stream's: replica role, so set-wise apply is allowed.</summary>
     /// <summary>
     /// A destination session like the stream's apply session: from a data source that can send binary stream values,
     /// unpooled (closing it ends the session that holds the task's origin), with triggers and foreign keys off.
@@ -315,6 +359,7 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         }
     }
 
+    /// <summary>A destination session set up as the stream's: replica role, so set-wise apply is allowed.</summary>
     private static async Task<NpgsqlConnection> ApplySessionAsync(DatabasePair db)
     {
         var connection = new NpgsqlConnection(db.DestinationConnectionString);
