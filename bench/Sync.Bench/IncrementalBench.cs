@@ -129,7 +129,8 @@ internal static partial class IncrementalBench
             () => FollowerCpu("drain"), Processes);
         result = result with { BacklogTransactions = backlog, DrainSeconds = drain, DrainCpuSeconds = cpu };
         // How long the resumed worker took to start and to start streaming: part of the drain's time.
-        foreach (var e in service.Store.ReadEvents("bench-inc").Select(e => e.Event).Where(e => e.Time >= resumedAt).Take(4))
+        foreach (var e in service.Store.ReadEvents("bench-inc").Select(e => e.Event)
+                     .Where(e => e.Time >= resumedAt && (e.Message.StartsWith("Worker ", StringComparison.Ordinal) || e.Message.StartsWith("Streaming from slot", StringComparison.Ordinal))))
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Sync, drain, +{(e.Time - resumedAt).TotalSeconds:0.000} s: {e.Message}"));
         await service.RequestStopAsync("bench-inc", ControlAction.Stop, wait: true, CancellationToken.None);
         // Which format the stream ran in (binary where the tables allow it, StreamFormat).
@@ -139,6 +140,7 @@ internal static partial class IncrementalBench
         var log = WorkerLauncher.LogPath(home, "bench-inc");
         if (File.Exists(log))
             foreach (var line in File.ReadLines(log).Where(l => l.Contains("Worker[110]", StringComparison.Ordinal) || l.Contains("RealtimeSync[401]", StringComparison.Ordinal)))
+                // After the log's fixed 30-character prefix (time, level), the category and event id end at the first ']'.
                 Console.WriteLine($"Sync: {line[(line.IndexOf(']', 30) + 2)..]}");
         await service.RemoveAsync("bench-inc", force: true, CancellationToken.None);
         Directory.Delete(home, true);

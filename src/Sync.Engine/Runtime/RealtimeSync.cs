@@ -128,8 +128,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         context.Event(SyncEventKind.StageChanged, SyncEventLevel.Information,
             $"Streaming from slot {slot}{(resumeAt is { } r ? $", resuming after {r}" : "")} in {(binary ? "binary format" : "text format")}{(whyText is null ? "" : $" ({whyText})")}; " +
             $"checkpoint kept in {(checkpoint.UsesOrigin ? $"replication origin {TaskNaming.OriginName(task)}" : "the task's checkpoint table")}.");
-        LogStreamStart(context.TaskName, System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds,
-            System.Runtime.JitInfo.GetCompilationTime().TotalSeconds, System.Runtime.JitInfo.GetCompiledMethodCount());
+        using (var self = System.Diagnostics.Process.GetCurrentProcess())
+            LogStreamStart(context.TaskName, self.TotalProcessorTime.TotalSeconds, System.Runtime.JitInfo.GetCompilationTime().TotalSeconds, System.Runtime.JitInfo.GetCompiledMethodCount());
 
         using var readerStop = CancellationTokenSource.CreateLinkedTokenSource(halt);
         // At most 16 batches of up to 512 events in flight: the worker's memory stays bounded.
@@ -717,8 +717,9 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     [LoggerMessage(EventId = 400, Level = LogLevel.Warning, Message = "Task {TaskName}: stream monitor: {Reason}")]
     private partial void LogMonitor(string taskName, string reason);
 
-    // What the process had cost when its stream started: a fresh worker's start-up (connections, catalog, compiling).
+    // What the process had cost when its stream started: a fresh worker's start-up (connections, catalog, compiling). The
+    // JIT's time is summed over the threads that compiled, waits included, so it can exceed the CPU.
     [LoggerMessage(EventId = 401, Level = LogLevel.Information,
-        Message = "Task {TaskName}: the stream starts; the worker has used {CpuSeconds:0.00} s of CPU, {JitSeconds:0.00} s of it compiling ({Methods} methods)")]
+        Message = "Task {TaskName}: the stream starts; the worker has used {CpuSeconds:0.00} s of CPU, and the JIT has run for {JitSeconds:0.00} s ({Methods} methods)")]
     private partial void LogStreamStart(string taskName, double cpuSeconds, double jitSeconds, long methods);
 }

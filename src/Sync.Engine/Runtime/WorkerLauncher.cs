@@ -45,9 +45,9 @@ public static class WorkerLauncher
     /// <item>Thread-pool threads do not spin after each wake-up: a worker handles a steady trickle of small messages and
     /// round trips, and the spinning cost more CPU than it saved there (docs/benchmarks.md, streaming).</item>
     /// <item>Tiered compilation recompiles a hot method as soon as it has been called 30 times, not after a quiet
-    /// 100 ms, which the stream's occasional new methods (reports, heartbeats) keep putting off. A live stream cost
-    /// 83-95 ms of worker CPU per 1000 transactions with it, 103-158 with the delay, tiered with or without the
-    /// profile-guided tier; and the full copy was not slower (same-run A/B in each order, docs/benchmarks.md).</item>
+    /// 100 ms, which the stream's occasional new methods (reports, heartbeats) keep putting off. In Sync-only bench runs
+    /// a live stream cost 83-95 ms of worker CPU per 1000 transactions with it and 103-158 with the delay, and the full
+    /// copy was not slower (same-run A/B in each order, docs/benchmarks.md).</item>
     /// </list>
     /// Tiering itself, its profile-guided tier and the collector's default budget stay as they are here, for copying
     /// workers: the full copy ran slower without tiering (the runtime's own precompiled code is then never recompiled
@@ -64,9 +64,9 @@ public static class WorkerLauncher
     /// <list type="bullet">
     /// <item>Tiered compilation without its profile-guided tier (<c>TieredPGO=0</c>): start-up code runs as quickly
     /// compiled (or the runtime's precompiled) code, and a hot method goes straight to optimized code, without the
-    /// instrumented step between. A resumed worker began to stream 1.0-1.3 s after its launch, against 2.35 s with
-    /// tiering off, which compiled each of its 2,300 start-up methods optimized (2 s of CPU); with the profile-guided
-    /// tier, its start-up took more CPU and its drain ran slower (docs/benchmarks.md).</item>
+    /// instrumented step between. A resumed worker began to stream 1.3-1.4 s after its launch, against 2.35 s with
+    /// tiering off, which compiled each of its 2,300 start-up methods optimized; with the profile-guided tier its drain
+    /// cost 76.6 ms of worker CPU per 1000 transactions, against 52-55 without it (docs/benchmarks.md).</item>
     /// <item>A 64 MB budget for the collector's youngest generation (the default, sized by the CPU cache, was about
     /// 17 MB here). The stream allocates a few small objects per value, and collections were a large part of its CPU:
     /// a resumed worker's catch-up fell from 56-61 to 47-50 ms of worker CPU per 1000 transactions in four runs of six

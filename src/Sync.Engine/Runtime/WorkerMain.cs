@@ -41,10 +41,7 @@ public static partial class WorkerMain
         {
             var store = new FileTaskStore(storeRoot ?? FileTaskStore.DefaultRoot());
             var host = new WorkerHost(store, TaskRunner.For, loggers);
-            var code = await host.RunAsync(task, stop.Token).ConfigureAwait(false);
-            LogRuntime(loggers.CreateLogger("Sync.Worker"), task, System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds,
-                System.Runtime.JitInfo.GetCompilationTime().TotalSeconds, System.Runtime.JitInfo.GetCompiledMethodCount(), GC.CollectionCount(0));
-            return code;
+            return await host.RunAsync(task, stop.Token).ConfigureAwait(false);
         }
         catch (SyncException e)
         {
@@ -54,11 +51,15 @@ public static partial class WorkerMain
         finally
         {
             Console.CancelKeyPress -= onCancel;
+            using var self = System.Diagnostics.Process.GetCurrentProcess();
+            LogRuntime(loggers.CreateLogger("Sync.Worker"), task, self.TotalProcessorTime.TotalSeconds,
+                System.Runtime.JitInfo.GetCompilationTime().TotalSeconds, System.Runtime.JitInfo.GetCompiledMethodCount(), GC.CollectionCount(0));
         }
     }
 
-    // What the process cost, for telling start-up (compiling) from streaming when a worker's CPU is measured.
+    // What the process cost, for telling start-up (compiling) from streaming when a worker's CPU is measured. The JIT's
+    // time is summed over the threads that compiled, waits included, so with background recompiles it can exceed the CPU.
     [LoggerMessage(EventId = 110, Level = LogLevel.Information,
-        Message = "Worker of task {TaskName} used {CpuSeconds:0.00} s of CPU; compiling {JitSeconds:0.00} s of it ({Methods} methods); {Collections} young-generation collections")]
+        Message = "Worker of task {TaskName} used {CpuSeconds:0.00} s of CPU; the JIT ran for {JitSeconds:0.00} s ({Methods} methods); {Collections} young-generation collections")]
     private static partial void LogRuntime(ILogger logger, string taskName, double cpuSeconds, double jitSeconds, long methods, int collections);
 }

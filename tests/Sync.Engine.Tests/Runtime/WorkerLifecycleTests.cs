@@ -66,6 +66,15 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
         // A worker that only streams gets the streaming settings too; an admin's own value is inherited as it is.
         var streaming = WorkerLauncher.WorkerEnvironment(spec, "t", "/store", "/store/logs/t.log", _ => null, streamsOnly: true);
         foreach (var (key, value) in WorkerLauncher.RuntimeTuning.Concat(WorkerLauncher.StreamingTuning)) Assert.Equal(value, streaming[key]);
+        // The measured settings themselves (docs/benchmarks.md): every worker recompiles at once without spinning; one
+        // that only streams is tiered without the profile-guided tier, with the larger collector budget.
+        Assert.Equal("0", bare["DOTNET_TC_CallCountingDelayMs"]);
+        Assert.Equal("0", bare["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"]);
+        Assert.False(bare.ContainsKey("DOTNET_TieredPGO"));
+        Assert.Equal("0", streaming["DOTNET_TieredPGO"]);
+        Assert.Equal("0x4000000", streaming["DOTNET_GCgen0size"]);
+        Assert.Equal("0", streaming["DOTNET_TC_CallCountingDelayMs"]);
+        Assert.False(streaming.ContainsKey("DOTNET_TieredCompilation"));
         var all = WorkerLauncher.Tuning(false).Keys.Concat(WorkerLauncher.Tuning(true).Keys).ToHashSet();
         var own = WorkerLauncher.WorkerEnvironment(spec, "t", "/store", "/store/logs/t.log", key => all.Contains(key) ? "7" : null, streamsOnly: true);
         foreach (var key in all) Assert.False(own.ContainsKey(key), key);
@@ -222,7 +231,6 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
         Assert.Contains("Created", e.Message);
     }
 
-    /// <summary>A task that keeps its worker busy for minutes: a throttled copy of 200,000 rows.</summary>
     [Fact]
     public async Task ALaunchedWorkerStreamsAndStopsByDraining()
     {
@@ -255,6 +263,7 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
     /// <summary>The environment a process was started with (Linux).</summary>
     private static string[] WorkerEnvironment(int pid) => File.ReadAllText($"/proc/{pid}/environ").Split('\0');
 
+    /// <summary>A task that keeps its worker busy for minutes: a throttled copy of 200,000 rows.</summary>
     private static void CreateLongRunning(TaskService service, string name, DatabasePair db)
     {
         db.OnSourceAsync("CREATE TABLE IF NOT EXISTS slow (id int PRIMARY KEY, v text); INSERT INTO slow SELECT g, 'v' FROM generate_series(1, 200000) g ON CONFLICT DO NOTHING")
