@@ -61,18 +61,28 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
         TestTasks.WaitUntilAsync(() => Messages(task).Any(m => m.StartsWith("Streaming from slot", StringComparison.Ordinal)), TimeSpan.FromSeconds(60),
             () => "the stream to start: " + string.Join(" | ", Messages(task)));
 
+    /// <summary>
+    /// Creates a FullIncremental task (on <paramref name="tables"/>, or the whole database), starts it, waits for its
+    /// stream and checks that the stream's start event says <paramref name="format"/>.
+    /// </summary>
+    private async Task<StreamingHarness> StreamingAsync(TaskService service, DatabasePair db, string task, string format, params string[] tables)
+    {
+        service.Create(task, TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental, Selection = tables.Length == 0 ? d.Selection : d.Selection with { IncludeTables = tables } });
+        var harness = new StreamingHarness(service, db, task);
+        await harness.StartAsync();
+        await StreamingStartedAsync(task);
+        Assert.Contains(Messages(task), m => m.StartsWith("Streaming from slot", StringComparison.Ordinal) && m.Contains(format, StringComparison.Ordinal));
+        return harness;
+    }
+
     [Fact]
     public async Task BuiltInTypesAndDomainsStreamInBinaryFormatAndArriveEqual()
     {
         await using var db = await postgres.CreateDatabasesAsync();
         await db.OnSourceAsync(BuiltInTypes + Rows("1, 100"));
         var service = new TaskService(_temp.Store);
-        service.Create("binary-1", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
-            d => d with { Mode = SyncTaskMode.FullIncremental });
-        await using var harness = new StreamingHarness(service, db, "binary-1");
-        await harness.StartAsync();
-        await StreamingStartedAsync("binary-1");
-        Assert.Contains(Messages("binary-1"), m => m.StartsWith("Streaming from slot", StringComparison.Ordinal) && m.Contains(" in binary format;", StringComparison.Ordinal));
+        await using var harness = await StreamingAsync(service, db, "binary-1", " in binary format;");
 
         await db.OnSourceAsync(Rows("101, 160") + """
             INSERT INTO typed (txt) VALUES (NULL);
@@ -131,13 +141,9 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
         var service = new TaskService(_temp.Store);
 
         // A regclass holds an OID in its binary form: that task streams in text, and its values arrive as names.
-        service.Create("text-1", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
-            d => d with { Mode = SyncTaskMode.FullIncremental, Selection = d.Selection with { IncludeTables = ["public.owners", "public.accounts"] } });
-        await using (var harness = new StreamingHarness(service, db, "text-1"))
+        await using (var harness = await StreamingAsync(service, db, "text-1",
+                         " in text format (column owner of public.owners has type regclass, which the stream does not send in binary form);", "public.owners", "public.accounts"))
         {
-            await harness.StartAsync();
-            await StreamingStartedAsync("text-1");
-            Assert.Contains(Messages("text-1"), m => m.Contains(" in text format (column owner of public.owners has type regclass, which the stream does not send in binary form);", StringComparison.Ordinal));
             await db.OnSourceAsync("INSERT INTO owners VALUES (3, 'accounts', '2024-03-04', 'P-3DT4H5M6S', 1.0 / 3); UPDATE owners SET term = term - interval '1 hour', since = since + 1 WHERE id = 1; UPDATE accounts SET balance = 0 WHERE id = 1");
             await harness.CatchUpAsync();
             await harness.AssertEqualAsync();
@@ -150,13 +156,9 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
         }
 
         // An array column keeps its task in text: set-wise apply of binary arrays would need arrays of arrays.
-        service.Create("text-2", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
-            d => d with { Mode = SyncTaskMode.FullIncremental, Selection = d.Selection with { IncludeTables = ["public.tagged"] } });
-        await using (var harness = new StreamingHarness(service, db, "text-2"))
+        await using (var harness = await StreamingAsync(service, db, "text-2",
+                         " in text format (column tags of public.tagged has type text[], which the stream does not send in binary form);", "public.tagged"))
         {
-            await harness.StartAsync();
-            await StreamingStartedAsync("text-2");
-            Assert.Contains(Messages("text-2"), m => m.Contains(" in text format (column tags of public.tagged has type text[], which the stream does not send in binary form);", StringComparison.Ordinal));
             await db.OnSourceAsync("INSERT INTO tagged VALUES (3, NULL), (4, ARRAY['b']), (5, '{}'); UPDATE tagged SET tags = ARRAY['c', 'd'] WHERE id IN (1, 2)");
             await harness.CatchUpAsync();
             await harness.AssertEqualAsync();
@@ -164,13 +166,8 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
         }
 
         // A binary stream that is given a table of an enum: the stream restarts in text once that table's rows come.
-        service.Create("binary-2", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
-            d => d with { Mode = SyncTaskMode.FullIncremental, Selection = d.Selection with { IncludeTables = ["public.ledger"] } });
-        await using (var harness = new StreamingHarness(service, db, "binary-2"))
+        await using (var harness = await StreamingAsync(service, db, "binary-2", " in binary format;", "public.ledger"))
         {
-            await harness.StartAsync();
-            await StreamingStartedAsync("binary-2");
-            Assert.Contains(Messages("binary-2"), m => m.Contains(" in binary format;", StringComparison.Ordinal));
             await db.OnSourceAsync("UPDATE ledger SET amount = amount + 1");
             await harness.CatchUpAsync();
             service.Update("binary-2", new TaskChanges { AddTables = ["public.moods"] });
