@@ -23,6 +23,12 @@ public sealed record ApplyStatement(string Sql, IReadOnlyList<ColumnValue> Param
     /// <summary>On a <see cref="Correction"/> that is applied: the update whose missing row it inserts, which its result is reported for.</summary>
     public ApplyStatement? CorrectionOf { get; init; }
 
+    /// <summary>
+    /// On an update's <see cref="Correction"/>: the columns (source names) it leaves out because the source sent their
+    /// values as unchanged TOAST and the old row did not carry them (a table with a key). The inserted row lacks them.
+    /// </summary>
+    public IReadOnlyList<string> LeftOut { get; init; } = [];
+
     /// <summary>Keys (old and new) this statement touches, to tell whether a later statement of the batch overrides it.</summary>
     public IReadOnlyList<string> TouchedKeys { get; init; } = [];
 

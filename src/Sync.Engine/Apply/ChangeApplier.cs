@@ -336,6 +336,9 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
                     StatementMeaning.InsertOrOverwrite when result.Count == 1 && result[0] is false => "wrote the source row over a row with its key (policy Overwrite)",
                     _ => "inserted the source row",
                 };
+                if (statement.LeftOut.Count > 0 && !(statement.Meaning == StatementMeaning.InsertOrKeep && result.Count == 0))
+                    outcome += $" without {string.Join(", ", statement.LeftOut)}: the source sent no value for an unchanged out-of-line value, so the destination row " +
+                               "differs there until the source changes it (Compare-SyncTask shows it)";
                 _conflicts.Add(ConflictEvent(update, "UpdateMissing", outcome));
                 continue;
             }

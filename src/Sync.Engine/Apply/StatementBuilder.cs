@@ -72,15 +72,40 @@ public static class StatementBuilder
             sql = table.SqlCache.GetOrAdd(shape, $"UPDATE {table.Target} SET {set} WHERE {where} RETURNING 1");
         }
         parameters.AddRange(whereParameters);
+        var whole = Completed(change);
         var oldKey = Key(table, keySource);
-        var newKey = keyChanged ? Key(table, change.NewValues!) : oldKey;
-        return new ApplyStatement(sql, parameters, table, StatementMeaning.Update, keySource, change.NewValues)
+        var newKey = keyChanged ? Key(table, whole.NewValues!) : oldKey;
+        return new ApplyStatement(sql, parameters, table, StatementMeaning.Update, keySource, whole.NewValues)
         {
-            CorrectionFactory = () => Insert(table, change with { Kind = RowChangeKind.Insert }, policy),
+            CorrectionFactory = () => Insert(table, whole with { Kind = RowChangeKind.Insert }, policy) with
+            {
+                LeftOut = whole.Unchanged is { } unknown ? unknown.Select((u, i) => u && table.DestinationColumns[i] is not null ? table.Relation.Columns[i] : null).OfType<string>().ToList() : [],
+            },
             TouchedKeys = oldKey == newKey ? [oldKey] : [oldKey, newKey],
             ValueColumns = columns, Values = parameters.Take(columns.Count).ToArray(), Policy = policy,
             KeyColumns = fullMatch ? [] : table.KeyIndexes, KeyValues = fullMatch ? [] : table.KeyIndexes.Select(i => table.Bind(i, keySource[i])).ToArray(),
         };
+    }
+
+    /// <summary>
+    /// The update's new row with its unchanged TOAST values taken from the old row, where the old row travels whole
+    /// (REPLICA IDENTITY FULL: the server sends it with its out-of-line values read back). The new row is then the row
+    /// the next change of it names as its old row, so the batch sees one row and not two, and an update whose row is
+    /// missing inserts the value instead of leaving it out. The SET still leaves unchanged values alone. Where the old
+    /// row is only the key, or does not travel, the unchanged values are not known and stay marked.
+    /// </summary>
+    private static RowEvent Completed(RowEvent change)
+    {
+        if (change.Unchanged is not { } unchanged || !change.OldIsFullRow || change.OldValues is not { } old || Array.IndexOf(unchanged, true) < 0) return change;
+        var values = (ColumnValue[])change.NewValues!.Clone();
+        var still = (bool[])unchanged.Clone();
+        for (var i = 0; i < values.Length && i < old.Length; i++)
+        {
+            if (!unchanged[i]) continue;
+            values[i] = old[i];
+            still[i] = false;
+        }
+        return change with { NewValues = values, Unchanged = still };
     }
 
     /// <summary>

@@ -95,6 +95,46 @@ public sealed class ConflictTests(PostgresFixture postgres) : IDisposable
         await again.AssertEqualAsync();
     }
 
+    /// <summary>
+    /// A table without a key (REPLICA IDENTITY FULL) whose row the destination lacks, updated twice in one source
+    /// transaction while its TOAST value stays unchanged: the new row of the first update and the old row of the second
+    /// are the same row, although the first carries the unchanged value as a marker and the second carries it whole.
+    /// The row is inserted once, by the second update, with its unchanged value (the old row travels whole under FULL);
+    /// read apart, both updates inserted a row, each without the value. On a table with a key the old row is only the key,
+    /// so the unchanged value is not known: the insert leaves it out, and its event names the column.
+    /// </summary>
+    [Fact]
+    public async Task AKeylessRowUpdatedTwiceWhileMissingIsInsertedOnceWithItsUnchangedToastValue()
+    {
+        await using var db = await PairAsync();
+        const string Notes = "CREATE TABLE notes (n int, body text); ALTER TABLE notes ALTER COLUMN body SET STORAGE EXTERNAL; ALTER TABLE notes REPLICA IDENTITY FULL;";
+        await db.OnSourceAsync(Notes + "INSERT INTO notes VALUES (1, repeat('toast ', 2000)), (10, repeat('kept ', 2000))");
+        await db.OnDestinationAsync(Notes + "INSERT INTO notes VALUES (10, repeat('kept ', 2000))");
+        const string Docs = "CREATE TABLE docs (id int PRIMARY KEY, n int, body text); ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL;";
+        await db.OnSourceAsync(Docs + "INSERT INTO docs VALUES (1, 1, repeat('doc ', 2000))");
+        await db.OnDestinationAsync(Docs);
+        var service = new TaskService(_temp.Store);
+        Create(service, "conflict-keyless", db, ConflictPolicy.Overwrite, SyncTaskMode.Incremental);
+        await using var harness = new StreamingHarness(service, db, "conflict-keyless");
+        await harness.StartAsync();
+
+        await db.OnSourceAsync("BEGIN; UPDATE notes SET n = 2 WHERE n = 1; UPDATE notes SET n = 3 WHERE n = 2; UPDATE notes SET n = 11 WHERE n = 10; COMMIT;");
+        await db.OnSourceAsync("UPDATE docs SET n = 2");
+        await harness.CatchUpAsync();
+
+        Assert.Equal("3:12000 11:10000", await db.DestinationScalarAsync<string>("SELECT string_agg(n || ':' || coalesce(length(body), -1), ' ' ORDER BY n) FROM notes"));
+        Assert.Equal("1:2:-1", await db.DestinationScalarAsync<string>("SELECT id || ':' || n || ':' || coalesce(length(body), -1) FROM docs"));
+        var conflicts = _temp.Store.ReadEvents("conflict-keyless").Select(e => e.Event).Where(e => e.Kind == Sync.SyncEventKind.Conflict).ToList();
+        Assert.Equal(["public.notes: left to a later change of the same row", "public.notes: inserted the source row",
+            "public.docs: inserted the source row without body: the source sent no value for an unchanged out-of-line value, so the destination row differs there until the source changes it (Compare-SyncTask shows it)"],
+            conflicts.Select(c => $"{c.Data!["table"]}: {c.Data["resolution"]}"));
+
+        // Once the source changes the value, it travels and the tables are equal.
+        await db.OnSourceAsync("UPDATE docs SET body = body || '.'");
+        await harness.CatchUpAsync();
+        await harness.AssertEqualAsync();
+    }
+
     private async Task<DatabasePair> PairAsync([System.Runtime.CompilerServices.CallerMemberName] string test = "")
     {
         var db = await postgres.CreateDatabasesAsync(test);
