@@ -2,7 +2,10 @@ using Sync.Engine.Store;
 
 namespace Sync.Engine.Tests.Infrastructure;
 
-/// <summary>A task store in a temporary folder, deleted on dispose.</summary>
+/// <summary>
+/// A task store in a temporary folder, deleted on dispose; with SYNC_TEST_KEEP_STORE=1 it is kept, so a failed run's
+/// worker logs and events can be read (its path is written to the test output).
+/// </summary>
 public sealed class TempStore : IDisposable
 {
     public TempStore()
@@ -16,6 +19,11 @@ public sealed class TempStore : IDisposable
 
     public void Dispose()
     {
+        if (Environment.GetEnvironmentVariable("SYNC_TEST_KEEP_STORE") == "1")
+        {
+            Console.WriteLine($"Task store kept: {Root}");
+            return;
+        }
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
     }
 }
