@@ -9,7 +9,7 @@ using Sync.Engine.Store;
 using Sync.Engine.Tasks;
 using Sync.Sandbox;
 
-// Usage: Sync.Bench full [--scale N] [--wide-rows N] [--jobs N] [--repeat N]
+// Usage: Sync.Bench full [--scale N] [--wide-rows N] [--jobs N] [--repeat N]   (every mode also takes --durable)
 //        Sync.Bench memory [--small-scale N] [--large-scale N]
 //        Sync.Bench incremental [--scale N] [--seconds N] [--clients N] [--rate TPS] [--sync-only] [--native-first] [--resume-before-live]
 // Every contender runs against the same sandbox servers (same settings), on the same data, in the same run.
@@ -25,6 +25,14 @@ var settings = new Dictionary<string, string>
     ["shared_buffers"] = "'256MB'", ["max_wal_size"] = "'4GB'", ["maintenance_work_mem"] = "'256MB'", ["checkpoint_timeout"] = "'30min'",
     ["max_logical_replication_workers"] = "8", ["max_sync_workers_per_subscription"] = "4",
 };
+// --durable: the servers write to disk as production servers do (fsync and full-page writes on; the sandbox's default
+// is off, which makes a commit's wait for the disk free and hides what each contender's commits cost).
+if (args.Contains("--durable"))
+{
+    settings["fsync"] = "on";
+    settings["full_page_writes"] = "on";
+    Console.WriteLine("Servers: durable (fsync = on, full_page_writes = on).");
+}
 Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1073741824.0:0} GiB, {Environment.OSVersion}; PostgreSQL from {PostgresCluster.FindBinDirectory()}");
 return mode switch
 {

@@ -33,8 +33,28 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     /// <summary>End of the last source transaction applied in the open group (or committed).</summary>
     public SyncLsn LastEnd { get; private set; }
     public DateTimeOffset LastCommitTime { get; private set; }
-    /// <summary>End of the last source transaction durably committed on the destination.</summary>
+    /// <summary>End of the last source transaction committed on the destination (visible there; on disk only once <see cref="Durable"/> has reached it).</summary>
     public SyncLsn Committed { get; private set; }
+
+    /// <summary>
+    /// End of the last source transaction whose destination commit is on disk: the most the source may be told is done
+    /// (its slot then lets go of the WAL before it). Equal to <see cref="Committed"/> unless <see cref="AsyncCommit"/>.
+    /// </summary>
+    public SyncLsn Durable { get; private set; }
+
+    /// <summary>
+    /// Groups commit without waiting for the destination's disk (the session runs with synchronous_commit = off, as
+    /// PostgreSQL's own apply worker does); what is on disk is asked of the task's replication origin at most every
+    /// <see cref="DurableInterval"/> (<see cref="MakeDurableAsync"/>), which writes the log out up to the origin's last
+    /// commit. A destination crash can then lose the last commits, with their checkpoint: the stream resumes before
+    /// them, and the source still has them because it was told only <see cref="Durable"/>. Needs an origin checkpoint.
+    /// </summary>
+    public bool AsyncCommit { get; init; }
+
+    /// <summary>How often a group's commit also asks what is on disk (<see cref="AsyncCommit"/>); tests lengthen it.</summary>
+    internal static TimeSpan DurableInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    private long _durableAsked;
     public long AppliedTransactions { get; private set; }
     public long AppliedRows { get; private set; }
     public bool GroupOpen => _groupOpen;
@@ -61,6 +81,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     {
         LastEnd = checkpointLsn;
         Committed = checkpointLsn;
+        Durable = checkpointLsn;
     }
 
     /// <summary>
@@ -143,21 +164,68 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         await AwaitInFlightAsync().ConfigureAwait(false);
         if (!_groupOpen) return;
         await FlushAsync(ct, _groupTransactions > 0 ? checkpoint.RecordCommand(LastEnd, LastCommitTime) : null, wait: true).ConfigureAwait(false);
+        string? durable = null;
+        PostgresException? askFailed = null;
         if (_begun)
         {
-            await using var commit = new NpgsqlCommand("COMMIT", connection);
-            try { await commit.ExecuteNonQueryAsync(ct).ConfigureAwait(false); }
-            catch (PostgresException e) { throw CommitFailure(e); }
+            // Where commits do not wait for the disk, one commit a second also asks what is on disk, in its round trip.
+            var ask = AsyncCommit && DurableDue() ? checkpoint.DurableCommand() : null;
+            await using var commit = new NpgsqlBatch(connection) { BatchCommands = { new NpgsqlBatchCommand("COMMIT") } };
+            if (ask is not null) commit.BatchCommands.Add(ask);
+            try
+            {
+                await using var reader = await commit.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                if (ask is not null && await reader.ReadAsync(ct).ConfigureAwait(false)) durable = reader.IsDBNull(0) ? null : reader.GetString(0);
+            }
+            catch (PostgresException e) when (ask is null || !ReferenceEquals(e.BatchCommand, ask)) { throw CommitFailure(e); }
+            // The commit went through; only the question after it failed: the group is done, then the error goes on.
+            catch (PostgresException e) { askFailed = e; }
         }
-        _groupOpen = false;
-        _begun = false;
-        Committed = LastEnd;
+        CloseGroup();
+        if (durable is not null) Learned(durable);
         if (_conflicts.Count > 0)
         {
             onConflicts(_conflicts.ToArray());
             _conflicts.Clear();
         }
         AfterCommit?.Invoke();
+        if (askFailed is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(askFailed);
+    }
+
+    private void CloseGroup()
+    {
+        _groupOpen = false;
+        _begun = false;
+        Committed = LastEnd;
+        if (!AsyncCommit) Durable = Committed;
+    }
+
+    private bool DurableDue()
+    {
+        if (clock.GetElapsedTime(_durableAsked) < DurableInterval) return false;
+        _durableAsked = clock.GetTimestamp();
+        return true;
+    }
+
+    private void Learned(string progress)
+    {
+        // The origin's position is the last recorded checkpoint, which no commit of this session passes.
+        if (SyncLsn.TryParse(progress, out var lsn) && lsn > Durable) Durable = lsn < Committed ? lsn : Committed;
+    }
+
+    /// <summary>
+    /// Between groups, asks what of the committed groups is on disk (the server writes its log out up to the last one
+    /// first), when <see cref="Durable"/> is behind and the last question is older than <see cref="DurableInterval"/>, or
+    /// always with <paramref name="now"/> (before the slot is dropped, or the worker pauses).
+    /// </summary>
+    public async Task MakeDurableAsync(bool now, CancellationToken ct)
+    {
+        if (!AsyncCommit || _groupOpen || _inFlight is not null || Durable >= Committed) return;
+        if (!now && !DurableDue()) return;
+        if (now) _durableAsked = clock.GetTimestamp();
+        if (checkpoint.DurableCommand() is not { } ask) return;
+        await using var batch = new NpgsqlBatch(connection) { BatchCommands = { ask } };
+        if (await batch.ExecuteScalarAsync(ct).ConfigureAwait(false) is string progress) Learned(progress);
     }
 
     /// <summary>Ends the server's transaction, for a batch that failed: only the session, not the group's bookkeeping (the apply loop may be using it).</summary>

@@ -63,6 +63,13 @@ public sealed class Checkpoint
     }
 
     /// <summary>
+    /// Where the origin's commits are on disk, for a session that commits without waiting for the disk: the server writes
+    /// its log out up to the origin's last commit and returns that commit's source position. Null without an origin
+    /// (the checkpoint table's commits then wait for the disk).
+    /// </summary>
+    public NpgsqlBatchCommand? DurableCommand() => UsesOrigin && !_none ? new NpgsqlBatchCommand("SELECT pg_replication_origin_session_progress(true)::text") : null;
+
+    /// <summary>
     /// The statement that records <paramref name="endLsn"/> inside the open transaction, so it commits with the changes; null
     /// when nothing is recorded. It goes out with the group's last statements, in the same round trip.
     /// </summary>
@@ -70,7 +77,9 @@ public sealed class Checkpoint
     {
         if (_none) return null;
         var command = new NpgsqlBatchCommand(UsesOrigin
-            ? "SELECT pg_replication_origin_xact_setup($1::pg_lsn, $2)"
+            // The transaction id makes the group's commit a commit record even when it changed nothing (a heartbeat's
+            // group): only such a record moves the origin, and what is on disk is read from it (DurableCommand).
+            ? "SELECT pg_replication_origin_xact_setup($1::pg_lsn, $2), txid_current()"
             : $"INSERT INTO {_table.Sql} (id, end_lsn, commit_time, updated_at) VALUES (1, $1::pg_lsn, $2, now()) " +
               "ON CONFLICT (id) DO UPDATE SET end_lsn = EXCLUDED.end_lsn, commit_time = EXCLUDED.commit_time, updated_at = now()");
         command.Parameters.Add(new NpgsqlParameter { Value = endLsn.ToString() });

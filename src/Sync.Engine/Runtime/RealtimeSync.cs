@@ -93,7 +93,15 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         var replicaRole = await PrepareApplySessionAsync(destination, halt).ConfigureAwait(false);
         var checkpoint = await Checkpoint.OpenAsync(destination, task, halt).ConfigureAwait(false);
         var resumeAt = await checkpoint.ReadAsync(destination, halt).ConfigureAwait(false);
-        var applier = new ChangeApplier(destination, checkpoint, task.Name, context.Clock) { SetMode = replicaRole && !context.ApplyRowByRow, Pipelined = true };
+        // With an origin, commits need not wait for the destination's disk: the source is told only what the origin
+        // says is on disk (ChangeApplier.AsyncCommit). The checkpoint table's commits keep waiting.
+        if (checkpoint.UsesOrigin)
+            await using (var command = new NpgsqlCommand("SET synchronous_commit = off", destination))
+                await command.ExecuteNonQueryAsync(halt).ConfigureAwait(false);
+        var applier = new ChangeApplier(destination, checkpoint, task.Name, context.Clock)
+        {
+            SetMode = replicaRole && !context.ApplyRowByRow, Pipelined = true, AsyncCommit = checkpoint.UsesOrigin,
+        };
         // A group replayed row by row (after a set-wise key conflict) went through: back to set-wise apply.
         applier.AfterCommit = () =>
         {
@@ -228,7 +236,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         {
             await TakeBackAsync(at).ConfigureAwait(false);
             await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
-            if (at > confirmed) confirmed = at;
+            // Only once every commit before it is on disk (else the next heartbeat moves the slot).
+            if (at > confirmed && applier.Durable >= applier.Committed) confirmed = at;
             if (HeartbeatTable.TryParseBeat(payload, out var sent))
                 latency = Math.Max(0, (context.Clock.GetUtcNow() - sent).TotalSeconds);
             if (drainMarker is not { } marker || at < marker) return false;
@@ -263,6 +272,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             if (stop == StopMode.Pause && !inTransaction)
             {
                 await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
+                await applier.MakeDurableAsync(now: true, halt).ConfigureAwait(false);
+                if (applier.Durable > confirmed) confirmed = applier.Durable;
                 Report(applier, confirmed, latency, ref rateBase);
                 return (RunOutcome.Paused($"Paused at {applier.Committed}; the slot keeps the changes since then."), false);
             }
@@ -368,7 +379,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                 }
             }
             if (next is not null) idleSinceDrain = null;
-            if (applier.Committed > confirmed) confirmed = applier.Committed;
+            await applier.MakeDurableAsync(now: false, halt).ConfigureAwait(false);
+            if (applier.Durable > confirmed) confirmed = applier.Durable;
             if (confirmed > noted)
             {
                 noted = confirmed;
@@ -499,6 +511,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     private async Task<(RunOutcome, bool)> FinishAsync(TaskDefinition task, TaskScope scope, NpgsqlDataSource source, ChangeApplier applier, SyncLsn confirmed)
     {
         await applier.CommitGroupAsync(WriteConflicts, context.Halt).ConfigureAwait(false);
+        // On disk before the slot that still holds it goes.
+        await applier.MakeDurableAsync(now: true, context.Halt).ConfigureAwait(false);
         // The last periodic report lands before the final positions, never after them.
         if (_reports is not null) await _reports.DisposeAsync().ConfigureAwait(false);
         var factory = new ConnectionFactory(context.Store.Secrets);

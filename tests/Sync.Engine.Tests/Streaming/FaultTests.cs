@@ -77,6 +77,55 @@ public sealed class FaultTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(SyncTaskStatus.Running, service.Get("fault-restart").State.Status);
     }
 
+    /// <summary>
+    /// The stream's commits do not wait for the destination's disk, so the source is told only what the destination's
+    /// origin says is on disk. With the destination's WAL writer slowed and the applier not asking, a committed change
+    /// is visible on the destination but not confirmed to the source; the destination then crashes (its unwritten
+    /// commits go with it), and the change is applied again from the slot, once.
+    /// </summary>
+    [Fact]
+    public async Task CommitsNotYetOnTheDestinationsDiskAreNotConfirmedAndACrashAppliesThemAgain()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE notes (id int PRIMARY KEY, v text)");
+        var service = new TaskService(_temp.Store);
+        var task = service.Create("fault-durable", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental });
+        var slot = TaskNaming.SlotName(task.Definition);
+        async Task<SyncLsn> ConfirmedAsync() => SyncLsn.Parse(await db.SourceScalarAsync<string>($"SELECT coalesce(confirmed_flush_lsn, '0/0')::text FROM pg_replication_slots WHERE slot_name = '{slot}'"));
+        var interval = Sync.Engine.Apply.ChangeApplier.DurableInterval;
+        await PostgresFixture.SetSystemAsync(db.DestinationCluster, "wal_writer_delay", "10s");
+        try
+        {
+            await using var harness = new StreamingHarness(service, db, "fault-durable");
+            await harness.StartAsync();
+            // A first change, asked about at once (the applier's first question is due at its first commit).
+            await db.OnSourceAsync("INSERT INTO notes VALUES (1, 'first')");
+            await harness.CatchUpAsync();
+            Sync.Engine.Apply.ChangeApplier.DurableInterval = TimeSpan.FromHours(1);
+
+            var before = SyncLsn.Parse(await db.SourceScalarAsync<string>("SELECT pg_current_wal_lsn()::text"));
+            await db.OnSourceAsync("INSERT INTO notes VALUES (2, 'not on disk yet'), (3, 'nor this')");
+            await TestTasks.WaitUntilAsync(() => db.DestinationScalarAsync<long>("SELECT count(*) FROM notes").GetAwaiter().GetResult() == 3,
+                TimeSpan.FromSeconds(30), "the change to be committed on the destination");
+            // Several feedback intervals and a heartbeat pass: the source is still not told.
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            Assert.True(await ConfirmedAsync() <= before, $"the slot confirmed {await ConfirmedAsync()}, past {before}, before the destination had the change on disk");
+
+            db.DestinationCluster.Restart("immediate");
+            Sync.Engine.Apply.ChangeApplier.DurableInterval = interval;
+            await harness.CatchUpAsync(TimeSpan.FromSeconds(90));
+            Assert.Equal("1:first 2:not on disk yet 3:nor this", await db.DestinationScalarAsync<string>("SELECT string_agg(id || ':' || v, ' ' ORDER BY id) FROM notes"));
+            await harness.AssertEqualAsync();
+            Assert.Equal(0, await harness.StopAsync());
+        }
+        finally
+        {
+            Sync.Engine.Apply.ChangeApplier.DurableInterval = interval;
+            await PostgresFixture.SetSystemAsync(db.DestinationCluster, "wal_writer_delay", "200ms");
+        }
+    }
+
     [Fact]
     public async Task ACutConnectionIsRetriedWithinTheWindow()
     {
