@@ -45,13 +45,15 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     /// <summary>
     /// Groups commit without waiting for the destination's disk (the session runs with synchronous_commit = off, as
     /// PostgreSQL's own apply worker does); what is on disk is asked of the task's replication origin at most every
-    /// <see cref="DurableInterval"/> (<see cref="MakeDurableAsync"/>), which writes the log out up to the origin's last
-    /// commit. A destination crash can then lose the last commits, with their checkpoint: the stream resumes before
-    /// them, and the source still has them because it was told only <see cref="Durable"/>. Needs an origin checkpoint.
+    /// <see cref="DurableInterval"/>, after a commit or between groups (<see cref="MakeDurableAsync"/>), which writes the
+    /// log out up to the origin's last commit. A destination crash can then lose the last commits, with their
+    /// checkpoint: the stream resumes before them, and the source still has them because it was told only
+    /// <see cref="Durable"/>. Needs an origin that can say so (<see cref="Checkpoint.CanTellDurable"/>), and a
+    /// destination without synchronous standbys (the question waits for the local disk only).
     /// </summary>
     public bool AsyncCommit { get; init; }
 
-    /// <summary>How often a group's commit also asks what is on disk (<see cref="AsyncCommit"/>); tests lengthen it.</summary>
+    /// <summary>How often the applier asks what is on disk (<see cref="AsyncCommit"/>); tests lengthen it.</summary>
     internal static TimeSpan DurableInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     private long _durableAsked;
@@ -164,32 +166,21 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         await AwaitInFlightAsync().ConfigureAwait(false);
         if (!_groupOpen) return;
         await FlushAsync(ct, _groupTransactions > 0 ? checkpoint.RecordCommand(LastEnd, LastCommitTime) : null, wait: true).ConfigureAwait(false);
-        string? durable = null;
-        PostgresException? askFailed = null;
         if (_begun)
         {
-            // Where commits do not wait for the disk, one commit a second also asks what is on disk, in its round trip.
-            var ask = AsyncCommit && DurableDue() ? checkpoint.DurableCommand() : null;
-            await using var commit = new NpgsqlBatch(connection) { BatchCommands = { new NpgsqlBatchCommand("COMMIT") } };
-            if (ask is not null) commit.BatchCommands.Add(ask);
-            try
-            {
-                await using var reader = await commit.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                if (ask is not null && await reader.ReadAsync(ct).ConfigureAwait(false)) durable = reader.IsDBNull(0) ? null : reader.GetString(0);
-            }
-            catch (PostgresException e) when (ask is null || !ReferenceEquals(e.BatchCommand, ask)) { throw CommitFailure(e); }
-            // The commit went through; only the question after it failed: the group is done, then the error goes on.
-            catch (PostgresException e) { askFailed = e; }
+            await using var commit = new NpgsqlCommand("COMMIT", connection);
+            try { await commit.ExecuteNonQueryAsync(ct).ConfigureAwait(false); }
+            catch (PostgresException e) { throw CommitFailure(e); }
         }
         CloseGroup();
-        if (durable is not null) Learned(durable);
         if (_conflicts.Count > 0)
         {
             onConflicts(_conflicts.ToArray());
             _conflicts.Clear();
         }
         AfterCommit?.Invoke();
-        if (askFailed is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(askFailed);
+        // Where commits do not wait for the disk, at most once a second the commit is followed by asking what is on disk.
+        await MakeDurableAsync(now: false, ct).ConfigureAwait(false);
     }
 
     private void CloseGroup()

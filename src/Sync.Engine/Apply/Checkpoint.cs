@@ -15,14 +15,18 @@ public sealed class Checkpoint
     private readonly string _origin;
     private readonly QualifiedName _table;
 
-    private Checkpoint(string origin, QualifiedName table, bool useOrigin)
+    private Checkpoint(string origin, QualifiedName table, bool useOrigin, bool canTellDurable = false)
     {
         _origin = origin;
         _table = table;
         UsesOrigin = useOrigin;
+        CanTellDurable = canTellDurable;
     }
 
     public bool UsesOrigin { get; }
+
+    /// <summary>The origin can say what of its commits is on disk (<see cref="DurableCommand"/>): the role may call the function.</summary>
+    public bool CanTellDurable { get; }
 
     /// <summary>Records nothing: for a table sync, whose progress is the hand-over position, not the task's checkpoint.</summary>
     public static Checkpoint None { get; } = new("", default, useOrigin: false) { _none = true };
@@ -38,7 +42,11 @@ public sealed class Checkpoint
         {
             await connection.ExecuteAsync("SELECT pg_replication_origin_create($1) WHERE pg_replication_origin_oid($1) IS NULL", ct, origin).ConfigureAwait(false);
             await connection.ExecuteAsync("SELECT pg_replication_origin_session_setup($1)", ct, origin).ConfigureAwait(false);
-            return new Checkpoint(origin, table, useOrigin: true);
+            // From PostgreSQL 14 the origin functions are granted one by one: a role may set up a session and not ask it.
+            var canTell = true;
+            try { await connection.ExecuteAsync("SELECT pg_replication_origin_session_progress(false)", ct).ConfigureAwait(false); }
+            catch (PostgresException e) when (e.SqlState == "42501") { canTell = false; }
+            return new Checkpoint(origin, table, useOrigin: true, canTell);
         }
         catch (PostgresException e) when (e.SqlState == "42501")
         {
@@ -64,10 +72,10 @@ public sealed class Checkpoint
 
     /// <summary>
     /// Where the origin's commits are on disk, for a session that commits without waiting for the disk: the server writes
-    /// its log out up to the origin's last commit and returns that commit's source position. Null without an origin
-    /// (the checkpoint table's commits then wait for the disk).
+    /// its log out up to the origin's last commit and returns that commit's source position. Null where it cannot say
+    /// (<see cref="CanTellDurable"/>; the commits then wait for the disk).
     /// </summary>
-    public NpgsqlBatchCommand? DurableCommand() => UsesOrigin && !_none ? new NpgsqlBatchCommand("SELECT pg_replication_origin_session_progress(true)::text") : null;
+    public NpgsqlBatchCommand? DurableCommand() => CanTellDurable && !_none ? new NpgsqlBatchCommand("SELECT pg_replication_origin_session_progress(true)::text") : null;
 
     /// <summary>
     /// The statement that records <paramref name="endLsn"/> inside the open transaction, so it commits with the changes; null

@@ -16,7 +16,7 @@ namespace Sync.Engine.Runtime;
 
 /// <summary>
 /// The second half of a task (DESIGN.md, "Stream", "Apply"): read the slot, apply in source commit order, commit
-/// the checkpoint with the changes, confirm to the source only what the destination committed. A reader task
+/// the checkpoint with the changes, confirm to the source only what is on the destination's disk. A reader task
 /// fills a bounded channel; this loop applies, groups commits, answers heartbeats and the operator's requests.
 /// </summary>
 public sealed partial class RealtimeSync(TaskRunContext context)
@@ -93,14 +93,10 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         var replicaRole = await PrepareApplySessionAsync(destination, halt).ConfigureAwait(false);
         var checkpoint = await Checkpoint.OpenAsync(destination, task, halt).ConfigureAwait(false);
         var resumeAt = await checkpoint.ReadAsync(destination, halt).ConfigureAwait(false);
-        // With an origin, commits need not wait for the destination's disk: the source is told only what the origin
-        // says is on disk (ChangeApplier.AsyncCommit). The checkpoint table's commits keep waiting.
-        if (checkpoint.UsesOrigin)
-            await using (var command = new NpgsqlCommand("SET synchronous_commit = off", destination))
-                await command.ExecuteNonQueryAsync(halt).ConfigureAwait(false);
+        var asyncCommit = await CommitWithoutWaitingAsync(destination, checkpoint, halt).ConfigureAwait(false);
         var applier = new ChangeApplier(destination, checkpoint, task.Name, context.Clock)
         {
-            SetMode = replicaRole && !context.ApplyRowByRow, Pipelined = true, AsyncCommit = checkpoint.UsesOrigin,
+            SetMode = replicaRole && !context.ApplyRowByRow, Pipelined = true, AsyncCommit = asyncCommit,
         };
         // A group replayed row by row (after a set-wise key conflict) went through: back to set-wise apply.
         applier.AfterCommit = () =>
@@ -116,7 +112,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         streamBuilder.ReadBufferSize = 64 * 1024;
         await using var replication = new LogicalReplicationConnection(streamBuilder.ConnectionString)
         {
-            // Tell the source what the destination committed every second, not every ten (Npgsql's default): the slot
+            // Tell the source what is on the destination's disk every second, not every ten (Npgsql's default): the slot
             // releases WAL sooner, and the source's view of the task (confirmed_flush_lsn) is current.
             WalReceiverStatusInterval = TimeSpan.FromSeconds(1),
         };
@@ -274,6 +270,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                 await applier.CommitGroupAsync(WriteConflicts, halt).ConfigureAwait(false);
                 await applier.MakeDurableAsync(now: true, halt).ConfigureAwait(false);
                 if (applier.Durable > confirmed) confirmed = applier.Durable;
+                // Told now, not at the next status interval, which the worker does not wait for.
+                await reader.ConfirmNowAsync(confirmed, halt).ConfigureAwait(false);
                 Report(applier, confirmed, latency, ref rateBase);
                 return (RunOutcome.Paused($"Paused at {applier.Committed}; the slot keeps the changes since then."), false);
             }
@@ -513,6 +511,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         await applier.CommitGroupAsync(WriteConflicts, context.Halt).ConfigureAwait(false);
         // On disk before the slot that still holds it goes.
         await applier.MakeDurableAsync(now: true, context.Halt).ConfigureAwait(false);
+        if (applier.Durable > confirmed) confirmed = applier.Durable;
         // The last periodic report lands before the final positions, never after them.
         if (_reports is not null) await _reports.DisposeAsync().ConfigureAwait(false);
         var factory = new ConnectionFactory(context.Store.Secrets);
@@ -691,6 +690,22 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     private void WriteConflicts(IReadOnlyList<TaskEvent> conflicts)
     {
         foreach (var conflict in conflicts) context.Store.AppendEvent(context.TaskName, conflict);
+    }
+
+    /// <summary>
+    /// Lets the apply session commit without waiting for the destination's disk (ChangeApplier.AsyncCommit) where the
+    /// source can still be told exactly what is on disk: the checkpoint is an origin the role may ask, and the
+    /// destination has no synchronous standbys (the origin's answer covers the local disk only, so with standbys every
+    /// commit keeps waiting for them as before). The checkpoint table's commits keep waiting too.
+    /// </summary>
+    internal static async Task<bool> CommitWithoutWaitingAsync(NpgsqlConnection destination, Checkpoint checkpoint, CancellationToken ct)
+    {
+        if (!checkpoint.CanTellDurable) return false;
+        await using (var standbys = new NpgsqlCommand("SELECT current_setting('synchronous_standby_names')", destination))
+            if (await standbys.ExecuteScalarAsync(ct).ConfigureAwait(false) is string names && names.Trim().Length > 0) return false;
+        await using var off = new NpgsqlCommand("SET synchronous_commit = off", destination);
+        await off.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>Prepares the apply session; true when triggers and foreign keys are off in it (session_replication_role = replica).</summary>

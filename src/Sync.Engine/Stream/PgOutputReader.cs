@@ -1,4 +1,5 @@
 using System.Buffers;
+using Npgsql;
 using System.Runtime.CompilerServices;
 using Npgsql.Replication;
 using Npgsql.Replication.Internal;
@@ -134,6 +135,17 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
 
     /// <summary>Reports what is durably applied: the server may then recycle WAL up to it.</summary>
     public void Confirm(SyncLsn lsn) => connection.SetReplicationStatus(new NpgsqlLogSequenceNumber(lsn.Value));
+
+    /// <summary>
+    /// <see cref="Confirm"/>, sent at once instead of at the next status interval (before the worker exits). Best effort:
+    /// where the stream is gone, the slot keeps its older position and the next run skips what it already applied.
+    /// </summary>
+    public async Task ConfirmNowAsync(SyncLsn lsn, CancellationToken ct)
+    {
+        Confirm(lsn);
+        try { await connection.SendStatusUpdate(ct).ConfigureAwait(false); }
+        catch (Exception e) when (e is NpgsqlException or IOException or InvalidOperationException or ObjectDisposedException) { }
+    }
 
     private sealed class Slot(string name) : LogicalReplicationSlot("pgoutput", new ReplicationSlotOptions(name));
 }

@@ -472,6 +472,84 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         }
     }
 
+    /// <summary>
+    /// The stream's session commits without waiting for the disk only where the source can still be told exactly what is
+    /// on disk: an origin the role may ask, and no synchronous standbys (the origin's answer covers the local disk
+    /// only). A role granted the origin functions one by one but not the question keeps its origin and waits at commits.
+    /// </summary>
+    [Fact]
+    public async Task CommitsSkipTheDiskWaitOnlyWhereTheOriginCanSayWhatIsOnDiskAndNoStandbyWaits()
+    {
+        await using var db = await postgres.CreateDatabasesAsync(nameof(CommitsSkipTheDiskWaitOnlyWhereTheOriginCanSayWhatIsOnDiskAndNoStandbyWaits));
+        var task = new TaskService(_temp.Store).Create("applier-durable", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name)).Definition;
+        async Task<string> SettingAsync(NpgsqlConnection c)
+        {
+            await using var show = new NpgsqlCommand("SHOW synchronous_commit", c);
+            return (string)(await show.ExecuteScalarAsync())!;
+        }
+
+        await using (var connection = new NpgsqlConnection(db.DestinationConnectionString))
+        {
+            await connection.OpenAsync();
+            await Sync.Engine.Runtime.RealtimeSync.PrepareApplySessionAsync(connection, CancellationToken.None);
+            var checkpoint = await Checkpoint.OpenAsync(connection, task, CancellationToken.None);
+            try
+            {
+                Assert.True(checkpoint.CanTellDurable);
+                await PostgresFixture.SetSystemAsync(db.DestinationCluster, "synchronous_standby_names", "standby_a");
+                try
+                {
+                    Assert.False(await Sync.Engine.Runtime.RealtimeSync.CommitWithoutWaitingAsync(connection, checkpoint, CancellationToken.None));
+                    Assert.Equal("on", await SettingAsync(connection));
+                }
+                finally
+                {
+                    await PostgresFixture.ExecuteAsync(db.DestinationCluster, "postgres", "ALTER SYSTEM RESET synchronous_standby_names; SELECT pg_reload_conf()");
+                }
+                await TestTasks.WaitUntilAsync(() => db.DestinationScalarAsync<string>("SELECT current_setting('synchronous_standby_names')").GetAwaiter().GetResult() == "",
+                    TimeSpan.FromSeconds(10), "the standby setting to be reset");
+                Assert.True(await Sync.Engine.Runtime.RealtimeSync.CommitWithoutWaitingAsync(connection, checkpoint, CancellationToken.None));
+                Assert.Equal("off", await SettingAsync(connection));
+            }
+            finally
+            {
+                await DropOriginAsync(connection, db, task);
+            }
+        }
+
+        // A role that may set up and record an origin, and read its progress by name, but not ask its session.
+        const string Role = "origin_partial";
+        var password = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
+        await PostgresFixture.ExecuteAsync(db.DestinationCluster, db.Name, $"""
+            DROP ROLE IF EXISTS {Role}; CREATE ROLE {Role} LOGIN PASSWORD '{password}';
+            GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text), pg_replication_origin_oid(text), pg_replication_origin_session_setup(text),
+                pg_replication_origin_xact_setup(pg_lsn, timestamptz), pg_replication_origin_progress(text, boolean) TO {Role};
+            """);
+        try
+        {
+            await using var limited = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(db.DestinationConnectionString) { Username = Role, Password = password }.ConnectionString);
+            await limited.OpenAsync();
+            await Sync.Engine.Runtime.RealtimeSync.PrepareApplySessionAsync(limited, CancellationToken.None);
+            var checkpoint = await Checkpoint.OpenAsync(limited, task, CancellationToken.None);
+            try
+            {
+                Assert.True(checkpoint.UsesOrigin);
+                Assert.False(checkpoint.CanTellDurable);
+                Assert.Null(checkpoint.DurableCommand());
+                Assert.False(await Sync.Engine.Runtime.RealtimeSync.CommitWithoutWaitingAsync(limited, checkpoint, CancellationToken.None));
+                Assert.Equal("on", await SettingAsync(limited));
+            }
+            finally
+            {
+                await DropOriginAsync(limited, db, task);
+            }
+        }
+        finally
+        {
+            await PostgresFixture.ExecuteAsync(db.DestinationCluster, db.Name, $"DROP OWNED BY {Role}; DROP ROLE {Role}");
+        }
+    }
+
     /// <summary>Origins are the cluster's, not the database's: dropped from a session of their own, after the applier's ends.</summary>
     private static async Task DropOriginAsync(NpgsqlConnection connection, DatabasePair db, TaskDefinition task)
     {

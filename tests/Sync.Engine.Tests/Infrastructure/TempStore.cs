@@ -3,8 +3,8 @@ using Sync.Engine.Store;
 namespace Sync.Engine.Tests.Infrastructure;
 
 /// <summary>
-/// A task store in a temporary folder, deleted on dispose; with SYNC_TEST_KEEP_STORE=1 it is kept, so a failed run's
-/// worker logs and events can be read (its path is written to the test output).
+/// A task store in a temporary folder (sync-test-store-* in the system's temporary folder), deleted on dispose; with
+/// SYNC_TEST_KEEP_STORE=1 it is kept, so a failed run's worker logs, events and state can be read.
 /// </summary>
 public sealed class TempStore : IDisposable
 {
@@ -19,11 +19,7 @@ public sealed class TempStore : IDisposable
 
     public void Dispose()
     {
-        if (Environment.GetEnvironmentVariable("SYNC_TEST_KEEP_STORE") == "1")
-        {
-            Console.WriteLine($"Task store kept: {Root}");
-            return;
-        }
+        if (Environment.GetEnvironmentVariable("SYNC_TEST_KEEP_STORE") == "1") return;
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
     }
 }
