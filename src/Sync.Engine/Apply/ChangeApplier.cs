@@ -49,7 +49,9 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     /// log out up to the origin's last commit. A destination crash can then lose the last commits, with their
     /// checkpoint: the stream resumes before them, and the source still has them because it was told only
     /// <see cref="Durable"/>. Needs an origin that can say so (<see cref="Checkpoint.CanTellDurable"/>), and a
-    /// destination without synchronous standbys (the question waits for the local disk only).
+    /// destination without synchronous standbys (the question waits for the local disk only): standbys that appear
+    /// while it runs are seen at the next question, which then fails retriably so that the stream starts again with
+    /// commits that wait for them.
     /// </summary>
     public bool AsyncCommit { get; init; }
 
@@ -215,8 +217,20 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         if (!now && !DurableDue()) return;
         if (now) _durableAsked = clock.GetTimestamp();
         if (checkpoint.DurableCommand() is not { } ask) return;
-        await using var batch = new NpgsqlBatch(connection) { BatchCommands = { ask } };
-        if (await batch.ExecuteScalarAsync(ct).ConfigureAwait(false) is string progress) Learned(progress);
+        // The standbys are asked too: configured since the stream started (a reload is enough), they would not be
+        // covered by the origin's answer.
+        await using var batch = new NpgsqlBatch(connection) { BatchCommands = { ask, new NpgsqlBatchCommand("SELECT current_setting('synchronous_standby_names')") } };
+        string? progress = null, standbys = null;
+        await using (var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            if (await reader.ReadAsync(ct).ConfigureAwait(false) && !reader.IsDBNull(0)) progress = reader.GetString(0);
+            if (await reader.NextResultAsync(ct).ConfigureAwait(false) && await reader.ReadAsync(ct).ConfigureAwait(false)) standbys = reader.GetString(0);
+        }
+        if (!string.IsNullOrWhiteSpace(standbys))
+            throw new SyncException(ErrorIds.ServerError, SyncErrorCategory.ResourceBusy,
+                $"The destination of task '{taskName}' now has synchronous standbys (synchronous_standby_names = '{standbys}'): the stream starts again from its " +
+                "checkpoint with commits that wait for them, as the source may be told only what they have.", taskName, retriable: true);
+        if (progress is not null) Learned(progress);
     }
 
     /// <summary>Ends the server's transaction, for a batch that failed: only the session, not the group's bookkeeping (the apply loop may be using it).</summary>

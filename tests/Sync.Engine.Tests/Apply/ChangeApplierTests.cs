@@ -475,7 +475,9 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
     /// <summary>
     /// The stream's session commits without waiting for the disk only where the source can still be told exactly what is
     /// on disk: an origin the role may ask, and no synchronous standbys (the origin's answer covers the local disk
-    /// only). A role granted the origin functions one by one but not the question keeps its origin and waits at commits.
+    /// only); standbys configured while it runs are seen at the next question, which restarts the stream without
+    /// moving what is known to be on disk. A role granted the origin functions one by one but not the question keeps
+    /// its origin and commits waiting.
     /// </summary>
     [Fact]
     public async Task CommitsSkipTheDiskWaitOnlyWhereTheOriginCanSayWhatIsOnDiskAndNoStandbyWaits()
@@ -488,31 +490,70 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
             return (string)(await show.ExecuteScalarAsync())!;
         }
 
+        var interval = ChangeApplier.DurableInterval;
         await using (var connection = new NpgsqlConnection(db.DestinationConnectionString))
         {
             await connection.OpenAsync();
             await Sync.Engine.Runtime.RealtimeSync.PrepareApplySessionAsync(connection, CancellationToken.None);
             var checkpoint = await Checkpoint.OpenAsync(connection, task, CancellationToken.None);
+            async Task WithoutStandbysAsync()
+            {
+                await PostgresFixture.ExecuteAsync(db.DestinationCluster, "postgres", "ALTER SYSTEM RESET synchronous_standby_names; SELECT pg_reload_conf()");
+                await TestTasks.WaitUntilAsync(() => db.DestinationScalarAsync<string>("SELECT current_setting('synchronous_standby_names')").GetAwaiter().GetResult() == "",
+                    TimeSpan.FromSeconds(10), "the standby setting to be reset");
+            }
             try
             {
                 Assert.True(checkpoint.CanTellDurable);
-                await PostgresFixture.SetSystemAsync(db.DestinationCluster, "synchronous_standby_names", "standby_a");
                 try
                 {
+                    await PostgresFixture.SetSystemAsync(db.DestinationCluster, "synchronous_standby_names", "standby_a");
                     Assert.False(await Sync.Engine.Runtime.RealtimeSync.CommitWithoutWaitingAsync(connection, checkpoint, CancellationToken.None));
                     Assert.Equal("on", await SettingAsync(connection));
                 }
                 finally
                 {
-                    await PostgresFixture.ExecuteAsync(db.DestinationCluster, "postgres", "ALTER SYSTEM RESET synchronous_standby_names; SELECT pg_reload_conf()");
+                    await WithoutStandbysAsync();
                 }
-                await TestTasks.WaitUntilAsync(() => db.DestinationScalarAsync<string>("SELECT current_setting('synchronous_standby_names')").GetAwaiter().GetResult() == "",
-                    TimeSpan.FromSeconds(10), "the standby setting to be reset");
                 Assert.True(await Sync.Engine.Runtime.RealtimeSync.CommitWithoutWaitingAsync(connection, checkpoint, CancellationToken.None));
                 Assert.Equal("off", await SettingAsync(connection));
+
+                // Standbys configured while the stream runs: the next question sees them and the stream starts again,
+                // without telling the source what only the local disk has.
+                await db.OnDestinationAsync("CREATE TABLE marks (id int PRIMARY KEY)");
+                // Only the first commit asks (the first question is due at once), however slow the machine.
+                ChangeApplier.DurableInterval = TimeSpan.FromHours(1);
+                var applier = new ChangeApplier(connection, checkpoint, task.Name, TimeProvider.System) { AsyncCommit = true };
+                applier.BeginSourceTransaction();
+                await applier.AddAsync(new ApplyStatement("INSERT INTO public.marks VALUES ($1::int) RETURNING 1", ["1"], null!, StatementMeaning.Insert, null, null), CancellationToken.None);
+                applier.EndSourceTransaction(new CommitEvent(new SyncLsn(0x10), new SyncLsn(0x20), DateTimeOffset.UtcNow));
+                await applier.CommitGroupAsync(_ => { }, CancellationToken.None);
+                Assert.Equal(new SyncLsn(0x20), applier.Durable);
+                applier.BeginSourceTransaction();
+                await applier.AddAsync(new ApplyStatement("INSERT INTO public.marks VALUES ($1::int) RETURNING 1", ["2"], null!, StatementMeaning.Insert, null, null), CancellationToken.None);
+                applier.EndSourceTransaction(new CommitEvent(new SyncLsn(0x30), new SyncLsn(0x40), DateTimeOffset.UtcNow));
+                // Within the interval of the first question: committed, not yet known to be on disk.
+                await applier.CommitGroupAsync(_ => { }, CancellationToken.None);
+                Assert.Equal(new SyncLsn(0x40), applier.Committed);
+                Assert.Equal(new SyncLsn(0x20), applier.Durable);
+                try
+                {
+                    await PostgresFixture.SetSystemAsync(db.DestinationCluster, "synchronous_standby_names", "standby_a");
+                    var restart = await Assert.ThrowsAsync<SyncException>(() => applier.MakeDurableAsync(now: true, CancellationToken.None));
+                    Assert.True(restart.Retriable);
+                    Assert.StartsWith($"The destination of task '{task.Name}' now has synchronous standbys (synchronous_standby_names = 'standby_a')", restart.Message);
+                    Assert.Equal(new SyncLsn(0x20), applier.Durable);
+                }
+                finally
+                {
+                    await WithoutStandbysAsync();
+                }
+                await applier.MakeDurableAsync(now: true, CancellationToken.None);
+                Assert.Equal(new SyncLsn(0x40), applier.Durable);
             }
             finally
             {
+                ChangeApplier.DurableInterval = interval;
                 await DropOriginAsync(connection, db, task);
             }
         }

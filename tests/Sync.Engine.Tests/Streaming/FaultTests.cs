@@ -104,22 +104,17 @@ public sealed class FaultTests(PostgresFixture postgres) : IDisposable
             await harness.CatchUpAsync();
             Sync.Engine.Apply.ChangeApplier.DurableInterval = TimeSpan.FromHours(1);
 
-            // The source's insert position right after the commit: the commit ends at or before it. Heartbeats before
-            // the commit may be confirmed (everything before them is on disk); none after it, while the commit is not.
-            await using (var writer = new Npgsql.NpgsqlConnection(db.SourceConnectionString))
-            {
-                await writer.OpenAsync();
-                await using var insert = new Npgsql.NpgsqlCommand("INSERT INTO notes VALUES (2, 'not on disk yet'), (3, 'nor this')", writer);
-                await insert.ExecuteNonQueryAsync();
-                await using var position = new Npgsql.NpgsqlCommand("SELECT pg_current_wal_insert_lsn()::text", writer);
-                var after = SyncLsn.Parse((string)(await position.ExecuteScalarAsync())!);
-                await TestTasks.WaitUntilAsync(() => db.DestinationScalarAsync<long>("SELECT count(*) FROM notes").GetAwaiter().GetResult() == 3,
-                    TimeSpan.FromSeconds(30), "the change to be committed on the destination");
-                // Several feedback intervals and heartbeats pass: the source is still not told.
-                await Task.Delay(TimeSpan.FromSeconds(4));
-                var confirmed = await ConfirmedAsync();
-                Assert.True(confirmed < after, $"the slot confirmed {confirmed}, at or past the commit (which ends at or before {after}), before the destination had it on disk");
-            }
+            await db.OnSourceAsync("INSERT INTO notes VALUES (2, 'not on disk yet'), (3, 'nor this')");
+            await TestTasks.WaitUntilAsync(() => db.DestinationScalarAsync<long>("SELECT count(*) FROM notes").GetAwaiter().GetResult() == 3,
+                TimeSpan.FromSeconds(30), "the change to be committed on the destination");
+            // The origin's position as committed, not as on disk: the end of that source transaction (heartbeats are
+            // messages on this server and open no group). Heartbeats before it may be confirmed, everything before them
+            // being on disk; nothing at or past it while its commit is not.
+            var committed = SyncLsn.Parse(await db.DestinationScalarAsync<string>($"SELECT pg_replication_origin_progress('{TaskNaming.OriginName(task.Definition)}', false)::text"));
+            // Several feedback intervals and heartbeats pass: the source is still not told.
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            var confirmed = await ConfirmedAsync();
+            Assert.True(confirmed < committed, $"the slot confirmed {confirmed}, at or past the commit that ends at {committed}, before the destination had it on disk");
 
             db.DestinationCluster.Restart("immediate");
             Sync.Engine.Apply.ChangeApplier.DurableInterval = interval;
