@@ -55,6 +55,9 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     /// </summary>
     public bool AsyncCommit { get; init; }
 
+    /// <summary>The destination's synchronous standbys (empty: none), which the origin's answer about the disk does not cover.</summary>
+    internal const string StandbysQuery = "SELECT current_setting('synchronous_standby_names')";
+
     /// <summary>How often the applier asks what is on disk (<see cref="AsyncCommit"/>); tests lengthen it.</summary>
     internal static TimeSpan DurableInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -219,7 +222,7 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
         if (checkpoint.DurableCommand() is not { } ask) return;
         // The standbys are asked too: configured since the stream started (a reload is enough), they would not be
         // covered by the origin's answer.
-        await using var batch = new NpgsqlBatch(connection) { BatchCommands = { ask, new NpgsqlBatchCommand("SELECT current_setting('synchronous_standby_names')") } };
+        await using var batch = new NpgsqlBatch(connection) { BatchCommands = { ask, new NpgsqlBatchCommand(StandbysQuery) } };
         string? progress = null, standbys = null;
         await using (var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false))
         {

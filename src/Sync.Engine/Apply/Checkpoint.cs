@@ -75,7 +75,7 @@ public sealed class Checkpoint
     /// its log out up to the origin's last commit and returns that commit's source position. Null where it cannot say
     /// (<see cref="CanTellDurable"/>; the commits then wait for the disk).
     /// </summary>
-    public NpgsqlBatchCommand? DurableCommand() => CanTellDurable && !_none ? new NpgsqlBatchCommand("SELECT pg_replication_origin_session_progress(true)::text") : null;
+    public NpgsqlBatchCommand? DurableCommand() => CanTellDurable ? new NpgsqlBatchCommand("SELECT pg_replication_origin_session_progress(true)::text") : null;
 
     /// <summary>
     /// The statement that records <paramref name="endLsn"/> inside the open transaction, so it commits with the changes; null

@@ -701,7 +701,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     internal static async Task<bool> CommitWithoutWaitingAsync(NpgsqlConnection destination, Checkpoint checkpoint, CancellationToken ct)
     {
         if (!checkpoint.CanTellDurable) return false;
-        await using (var standbys = new NpgsqlCommand("SELECT current_setting('synchronous_standby_names')", destination))
+        await using (var standbys = new NpgsqlCommand(ChangeApplier.StandbysQuery, destination))
             if (await standbys.ExecuteScalarAsync(ct).ConfigureAwait(false) is string names && names.Trim().Length > 0) return false;
         await using var off = new NpgsqlCommand("SET synchronous_commit = off", destination);
         await off.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
