@@ -39,6 +39,16 @@ public sealed partial class FullSync(TaskRunContext context)
             var current = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(src, includeFunctions: false, ct).ConfigureAwait(false));
             if ((await Stream.PublicationManager.EnsureAsync(src, task, current, ct).ConfigureAwait(false)).Heartbeat)
                 context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { HeartbeatTable = true } });
+            // A slot of the task's name that its state does not know was made by an attempt killed before it recorded
+            // it. Nothing was copied under its snapshot (the slot is recorded before the copy starts), and that
+            // snapshot died with its worker: the slot goes, and is made again with a snapshot of its own.
+            var slot = TaskNaming.SlotName(task);
+            if (await Stream.PublicationManager.SlotPositionAsync(src, slot, ct).ConfigureAwait(false) is { } left)
+            {
+                await Stream.PublicationManager.DropSlotAsync(src, slot, ct).ConfigureAwait(false);
+                context.Event(SyncEventKind.Warning, SyncEventLevel.Warning,
+                    $"Replication slot {slot} on the source (at {left}) was made by an earlier attempt that ended before recording it; nothing was copied under it, so it was dropped and is made again.");
+            }
         }
         var lease = await OpenSnapshotAsync(task, source, factory, state, ct).ConfigureAwait(false);
         var leaseReleased = false;

@@ -56,9 +56,20 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             if (state.Stream?.SlotName is null)
             {
                 heartbeat = await PublicationManager.EnsureAsync(src, task, scope, halt).ConfigureAwait(false);
-                var consistent = await PublicationManager.CreateSlotAsync(factory.Build(task.Source, $"sync:{task.Name}:slot", replication: true).ConnectionString, slot, halt).ConfigureAwait(false);
-                context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { SlotName = slot, SlotConsistentLsn = consistent.ToString() } });
-                context.Event(SyncEventKind.Progress, SyncEventLevel.Information, $"Replication slot {slot} created on the source at {consistent}; changes from there on are applied.");
+                // A slot of the task's name that its state does not know was made by an attempt killed before it
+                // recorded it, after the publication: the stream starts from it, so nothing changed since is missed.
+                if (await PublicationManager.SlotPositionAsync(src, slot, halt).ConfigureAwait(false) is { } made)
+                {
+                    context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { SlotName = slot, SlotConsistentLsn = made.ToString() } });
+                    context.Event(SyncEventKind.Progress, SyncEventLevel.Information,
+                        $"Replication slot {slot} on the source was made at {made} by an earlier attempt that ended before recording it; the task streams from it, applying changes from there on.");
+                }
+                else
+                {
+                    var consistent = await PublicationManager.CreateSlotAsync(factory.Build(task.Source, $"sync:{task.Name}:slot", replication: true).ConnectionString, slot, halt).ConfigureAwait(false);
+                    context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { SlotName = slot, SlotConsistentLsn = consistent.ToString() } });
+                    context.Event(SyncEventKind.Progress, SyncEventLevel.Information, $"Replication slot {slot} created on the source at {consistent}; changes from there on are applied.");
+                }
             }
             else if (!await PublicationManager.SlotExistsAsync(src, slot, halt).ConfigureAwait(false))
             {

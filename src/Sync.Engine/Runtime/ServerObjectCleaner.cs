@@ -76,7 +76,7 @@ public sealed class ServerObjectCleaner(ConnectionFactory connections)
                     {
                         if (pid is { } active)
                             await connection.ExecuteAsync("SELECT pg_terminate_backend($1)", ct, active).ConfigureAwait(false);
-                        await DropSlotAsync(connection, slot, ct).ConfigureAwait(false);
+                        await Stream.PublicationManager.DropSlotAsync(connection, slot, ct).ConfigureAwait(false);
                     }).ConfigureAwait(false);
             var hasPublication = await connection.ScalarAsync<long>("SELECT count(*) FROM pg_publication WHERE pubname = $1", ct, prefix).ConfigureAwait(false) > 0;
             if (hasPublication)
@@ -132,23 +132,6 @@ public sealed class ServerObjectCleaner(ConnectionFactory connections)
         if ((dropped || side == ServerSide.Destination) && await HelperSchema.IsEmptyAsync(connection, ct).ConfigureAwait(false))
             await TryAsync(removed, left, side, "Schema", TaskNaming.HelperSchema, server,
                 HelperSchema.DropSql + ";", () => connection.ExecuteAsync(HelperSchema.DropSql, ct)).ConfigureAwait(false);
-    }
-
-    /// <summary>Drops a slot, waiting briefly for a terminated walsender to let go of it.</summary>
-    private static async Task DropSlotAsync(NpgsqlConnection connection, string slot, CancellationToken ct)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                await connection.ExecuteAsync("SELECT pg_drop_replication_slot($1)", ct, slot).ConfigureAwait(false);
-                return;
-            }
-            catch (PostgresException e) when (e.SqlState == "55006" && attempt < 50)
-            {
-                await Task.Delay(100, ct).ConfigureAwait(false);
-            }
-        }
     }
 
     private async Task<NpgsqlConnection> OpenAsync(EndpointDefinition endpoint, ServerSide side, TaskDefinition task, CancellationToken ct)

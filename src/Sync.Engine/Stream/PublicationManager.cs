@@ -40,6 +40,33 @@ public static class PublicationManager
     public static async Task<bool> SlotExistsAsync(NpgsqlConnection source, string slot, CancellationToken ct) =>
         await source.ScalarAsync<long>("SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", ct, slot).ConfigureAwait(false) > 0;
 
+    /// <summary>
+    /// The position the slot has confirmed (for a slot never streamed from, where it was made), or null when the
+    /// source has no slot of that name. A worker killed between the server making the task's slot and recording it
+    /// leaves one that the task's state does not know.
+    /// </summary>
+    public static async Task<SyncLsn?> SlotPositionAsync(NpgsqlConnection source, string slot, CancellationToken ct) =>
+        await source.ScalarAsync<string?>("SELECT coalesce(confirmed_flush_lsn, restart_lsn, '0/0')::text FROM pg_replication_slots WHERE slot_name = $1", ct, slot).ConfigureAwait(false) is { } lsn
+            ? SyncLsn.Parse(lsn)
+            : null;
+
+    /// <summary>Drops a slot, waiting up to 5 s for the walsender of a killed or terminated client to let go of it.</summary>
+    public static async Task DropSlotAsync(NpgsqlConnection source, string slot, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await source.ExecuteAsync("SELECT pg_drop_replication_slot($1)", ct, slot).ConfigureAwait(false);
+                return;
+            }
+            catch (PostgresException e) when (e.SqlState == "55006" && attempt < 50)
+            {
+                await Task.Delay(100, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
     /// <summary>Creates the task's slot without a snapshot (Incremental tasks stream from the moment they start).</summary>
     public static async Task<SyncLsn> CreateSlotAsync(string replicationConnectionString, string slot, CancellationToken ct)
     {

@@ -349,7 +349,9 @@ public sealed partial class TaskService
         {
             cancellationToken.ThrowIfCancellationRequested();
             var state = Store.ReadState(task.Name);
-            if (state.Worker is not null && Store.IsWorkerLeaseHeld(task.Name)) return Get(task.Name);
+            // The record must be the new worker's: a killed one's stays in the state until the new one writes its own
+            // (the lease is taken first), and returning then would show the dead worker's process id.
+            if (state.Worker is { } w && (w.ProcessId, w.StartedAt) != (task.State.Worker?.ProcessId, task.State.Worker?.StartedAt) && Store.IsWorkerLeaseHeld(task.Name)) return Get(task.Name);
             if (state.Status is not SyncTaskStatus.Starting && state.UpdatedAt > before && state.Worker is null)
                 return Get(task.Name); // it already ran to its end (a quick Full task or an immediate failure)
             if (pid > 0 && !WorkerLauncher.IsProcessAlive(pid) && !Store.IsWorkerLeaseHeld(task.Name))
