@@ -12,7 +12,7 @@ namespace Sync.Engine.Apply;
 /// </summary>
 public sealed class ApplyTable
 {
-    public ApplyTable(RelationEvent relation, ScopedTable table, TaskScope scope, SyncLsn snapshotLsn)
+    public ApplyTable(RelationEvent relation, ScopedTable table, TaskScope scope, SyncLsn snapshotLsn, DestinationTypes types)
     {
         Relation = relation;
         Table = table;
@@ -22,6 +22,8 @@ public sealed class ApplyTable
         Types = new string?[relation.Columns.Count];
         IdentityAlways = new bool[relation.Columns.Count];
         BinaryTypes = new uint[relation.Columns.Count];
+        BinaryArrayTypes = new uint[relation.Columns.Count];
+        Labels = new bool[relation.Columns.Count];
         for (var i = 0; i < relation.Columns.Count; i++)
         {
             if (!columns.TryGetValue(relation.Columns[i], out var column) || column.Generated is not null) continue;
@@ -30,7 +32,8 @@ public sealed class ApplyTable
             IdentityAlways[i] = column.Identity == "a";
             // A column whose type changed since the catalog was read is not known well enough to send its binary form.
             var typeUnchanged = i >= relation.TypeOids.Count || relation.TypeOids[i] == column.TypeOid;
-            BinaryTypes[i] = typeUnchanged && StreamFormat.BinaryPortable(column) ? column.ValueTypeOid : 0;
+            if (typeUnchanged && StreamFormat.BinaryType(column, types) is { } binary) (BinaryTypes[i], BinaryArrayTypes[i]) = binary;
+            Labels[i] = column.IsEnum;
         }
         Overriding = IdentityAlways.Any(x => x) ? " OVERRIDING SYSTEM VALUE" : "";
         var primaryKey = table.Source.PrimaryKey?.Columns;
@@ -54,6 +57,10 @@ public sealed class ApplyTable
     /// base type, whose OID is the same on every server), or 0 when its binary form cannot travel (<see cref="StreamFormat"/>).
     /// </summary>
     public uint[] BinaryTypes { get; }
+    /// <summary>For each carried column: the array type of <see cref="BinaryTypes"/> where the driver does not know it (an enum's), else 0.</summary>
+    public uint[] BinaryArrayTypes { get; }
+    /// <summary>Enum columns, whose binary form is the label's text.</summary>
+    private bool[] Labels { get; }
     /// <summary>GENERATED ALWAYS identity columns: inserts carry the source's value with OVERRIDING SYSTEM VALUE.</summary>
     public bool[] IdentityAlways { get; }
     public string Overriding { get; }
@@ -97,6 +104,7 @@ public sealed class ApplyTable
     public string Describe(int column, ColumnValue value)
     {
         if (!value.IsBinary) return value.ToString();
+        if (Labels[column]) return System.Text.Encoding.UTF8.GetString(value.Binary!);
         // A column that cannot be bound is described by the type the source named for it.
         var type = BinaryTypes[column] != 0 ? BinaryTypes[column] : Relation.TypeOids.ElementAtOrDefault(column);
         return value.WithType(type).ToString();

@@ -50,14 +50,17 @@ public static class BinaryParameters
         return binary ?? false;
     }
 
-    /// <summary>The array parameter for a column of binary values (see <see cref="IsBinaryColumn"/>), typed as an array of their type.</summary>
-    public static NpgsqlParameter Array(IReadOnlyList<ColumnValue> values)
+    /// <summary>
+    /// The array parameter for a column of binary values (see <see cref="IsBinaryColumn"/>), typed as an array of their
+    /// type: <paramref name="arrayOid"/>, or where it is 0 (a built-in type) the array type the driver knows for it.
+    /// </summary>
+    public static NpgsqlParameter Array(IReadOnlyList<ColumnValue> values, uint arrayOid = 0)
     {
         var type = values.First(v => !v.IsNull).TypeOid;
         foreach (var value in values)
             if (!value.IsNull && RequireType(value) != type)
                 throw new InvalidOperationException($"A set-wise column mixes binary values of types {type} and {value.TypeOid}.");
-        return new NpgsqlParameter<BinaryArray> { TypedValue = new BinaryArray(type, values) };
+        return new NpgsqlParameter<BinaryArray> { TypedValue = new BinaryArray(type, arrayOid, values) };
     }
 
     private static uint RequireType(ColumnValue value) => value.TypeOid != 0 ? value.TypeOid
@@ -66,8 +69,8 @@ public static class BinaryParameters
     /// <summary>A value's binary form and the OID of the type it is.</summary>
     public readonly record struct BinaryValue(uint TypeOid, byte[] Bytes);
 
-    /// <summary>A one-dimensional array of binary values of one type (NULLs allowed), in the array send form.</summary>
-    public sealed record BinaryArray(uint ElementOid, IReadOnlyList<ColumnValue> Elements);
+    /// <summary>A one-dimensional array of binary values of one type (NULLs allowed), in the array send form; its type is <paramref name="ArrayOid"/> where that is not 0.</summary>
+    public sealed record BinaryArray(uint ElementOid, uint ArrayOid, IReadOnlyList<ColumnValue> Elements);
 
     private sealed class ResolverFactory : PgTypeInfoResolverFactory
     {
@@ -105,7 +108,7 @@ public static class BinaryParameters
                 : throw new NotSupportedException("An array of binary stream values needs its value to know its type.");
 
         public override PgConverterResolution? Get(BinaryArray? value, PgTypeId? expected) =>
-            new PgConverterResolution(converter, options.GetArrayTypeId(new PgTypeId(new Oid(value!.ElementOid))));
+            new PgConverterResolution(converter, value!.ArrayOid != 0 ? new PgTypeId(new Oid(value.ArrayOid)) : options.GetArrayTypeId(new PgTypeId(new Oid(value.ElementOid))));
     }
 
     private sealed class ValueConverter() : PgStreamingConverter<BinaryValue>(customDbNullPredicate: false)

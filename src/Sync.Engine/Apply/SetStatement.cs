@@ -32,12 +32,12 @@ public sealed class SetStatement
         var parameters = new List<NpgsqlParameter>();
         string Column(int relationIndex) => table.DestinationColumns[relationIndex]!;
         string Type(int relationIndex) => table.Types[relationIndex]!;
-        string AddArray(Func<ApplyStatement, ColumnValue> value)
+        string AddArray(int relationIndex, Func<ApplyStatement, ColumnValue> value)
         {
             var values = members.Select(value).ToArray();
             if (BinaryParameters.IsBinaryColumn(values))
             {
-                parameters.Add(BinaryParameters.Array(values));
+                parameters.Add(BinaryParameters.Array(values, table.BinaryArrayTypes[relationIndex]));
                 return $"${parameters.Count}";
             }
             parameters.Add(new NpgsqlParameter { Value = values.Select(v => v.Text).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
@@ -49,8 +49,8 @@ public sealed class SetStatement
         {
             case StatementMeaning.Update:
             {
-                var values = first.ValueColumns.Select((c, i) => AddArray(m => m.Values[i])).ToList();
-                var keys = first.KeyColumns.Select((c, i) => AddArray(m => m.KeyValues[i])).ToList();
+                var values = first.ValueColumns.Select((c, i) => AddArray(c, m => m.Values[i])).ToList();
+                var keys = first.KeyColumns.Select((c, i) => AddArray(c, m => m.KeyValues[i])).ToList();
                 var names = Enumerable.Range(0, values.Count).Select(i => $"p{i}").Concat(Enumerable.Range(0, keys.Count).Select(i => $"k{i}")).ToList();
                 var set = first.ValueColumns.Select((c, i) => $"{Column(c)} = v.p{i}::{Type(c)}").DefaultIfEmpty("ctid = t.ctid");
                 sql.Append($"UPDATE {table.Target} t SET {string.Join(", ", set)} FROM unnest({string.Join(", ", values.Concat(keys))}) WITH ORDINALITY AS v({string.Join(", ", names)}, ord) WHERE ")
@@ -60,7 +60,7 @@ public sealed class SetStatement
             }
             case StatementMeaning.Delete:
             {
-                var keys = first.KeyColumns.Select((c, i) => AddArray(m => m.KeyValues[i])).ToList();
+                var keys = first.KeyColumns.Select((c, i) => AddArray(c, m => m.KeyValues[i])).ToList();
                 sql.Append($"DELETE FROM {table.Target} t USING unnest({string.Join(", ", keys)}) WITH ORDINALITY AS v({string.Join(", ", keys.Select((_, i) => $"k{i}"))}, ord) WHERE ")
                     .Append(string.Join(" AND ", first.KeyColumns.Select((c, i) => $"t.{Column(c)} = v.k{i}::{Type(c)}")))
                     .Append(" RETURNING v.ord");
@@ -68,7 +68,7 @@ public sealed class SetStatement
             }
             case StatementMeaning.Insert:
             {
-                var values = first.ValueColumns.Select((c, i) => AddArray(m => m.Values[i])).ToList();
+                var values = first.ValueColumns.Select((c, i) => AddArray(c, m => m.Values[i])).ToList();
                 sql.Append($"INSERT INTO {table.Target} ({string.Join(", ", first.ValueColumns.Select(Column))}){table.Overriding} ")
                     .Append($"SELECT {string.Join(", ", first.ValueColumns.Select((c, i) => $"v.p{i}::{Type(c)}"))} ")
                     .Append($"FROM unnest({string.Join(", ", values)}) WITH ORDINALITY AS v({string.Join(", ", values.Select((_, i) => $"p{i}"))}, ord) ORDER BY v.ord")
@@ -78,7 +78,7 @@ public sealed class SetStatement
             }
             default:
             {
-                var values = first.ValueColumns.Select((c, i) => AddArray(m => m.Values[i])).ToList();
+                var values = first.ValueColumns.Select((c, i) => AddArray(c, m => m.Values[i])).ToList();
                 var names = Enumerable.Range(0, values.Count).Select(i => $"p{i}").ToList();
                 var columns = string.Join(", ", first.ValueColumns.Select(Column));
                 var casts = string.Join(", ", first.ValueColumns.Select((c, i) => $"v.p{i}::{Type(c)}"));

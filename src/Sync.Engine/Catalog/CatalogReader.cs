@@ -90,7 +90,7 @@ public static class CatalogReader
                     OR (rt.typcategory = 'A' AND EXISTS (SELECT 1 FROM pg_type x WHERE x.oid = rt.typelem
                         AND (x.oid >= 10000 OR x.typtype = 'c' OR x.typname LIKE 'reg%' OR x.typsend = 0 OR x.typreceive = 0)))),
                    t.typlen = -1 AND t.typstorage <> 'p',
-                   co.collname, rt.oid
+                   co.collname, rt.oid, rt.typtype = 'e'
             FROM pg_attribute a
             JOIN pg_class c ON c.oid = a.attrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -121,6 +121,7 @@ public static class CatalogReader
             NeedsTextCopy = r.GetBoolean(13),
             Toastable = r.GetBoolean(14),
             ValueTypeOid = r.GetFieldValue<uint>(16),
+            IsEnum = r.GetBoolean(17),
         }), ct).ConfigureAwait(false)).ToLookup(x => x.Table, x => x.Column);
 
         var constraints = (await ReadListAsync(connection, $"""

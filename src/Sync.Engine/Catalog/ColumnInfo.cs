@@ -29,6 +29,8 @@ public sealed record ColumnInfo
     public bool NeedsTextCopy { get; init; }
     /// <summary>The type whose binary form the values have: a domain's base type, else the column's type (0 when not read).</summary>
     public uint ValueTypeOid { get; init; }
+    /// <summary>The value type is an enum: its send form is the label, which the destination's enum of that name reads.</summary>
+    public bool IsEnum { get; init; }
     /// <summary>Values can be TOASTed (varlena with a storage other than plain).</summary>
     public bool Toastable { get; init; }
 }

@@ -138,7 +138,11 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         // Large transactions stream while in progress where the source can (14+); they wait in files beside the task's
         // store files (removed with the task), not in memory and not on the source's disk.
         var spool = messages ? SpoolDirectory(task) : null;
-        var (binary, whyText) = StreamFormat.Choose(sourceVersion, scope.DataTables, context.StreamInText);
+        // The destination's enums, for their binary values; tables added while streaming find theirs at the next start.
+        var destinationTypes = StreamFeatures.EffectiveVersion(sourceVersion) >= StreamFormat.BinaryVersion
+            ? await DestinationTypes.ReadAsync(destination, scope, scope.DataTables, halt).ConfigureAwait(false)
+            : DestinationTypes.None;
+        var (binary, whyText) = StreamFormat.Choose(sourceVersion, scope.DataTables, context.StreamInText, destinationTypes);
         var reader = new PgOutputReader(replication, slot, TaskNaming.PublicationName(task), messages, spool, binary);
         context.Event(SyncEventKind.StageChanged, SyncEventLevel.Information,
             $"Streaming from slot {slot}{(resumeAt is { } r ? $", resuming after {r}" : "")} in {(binary ? "binary format" : "text format")}{(whyText is null ? "" : $" ({whyText})")}; " +
@@ -169,7 +173,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         _reports = new BackgroundStateWriter(context, problem => LogMonitor(context.TaskName, problem));
         try
         {
-            result = await ApplyLoopAsync(task, scope, tableLsns, applier, reader, queue, source, prefix, resumeAt, coordinator).ConfigureAwait(false);
+            result = await ApplyLoopAsync(task, scope, tableLsns, applier, reader, queue, source, prefix, resumeAt, coordinator, destinationTypes).ConfigureAwait(false);
         }
         catch
         {
@@ -194,7 +198,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
 
     private async Task<(RunOutcome Outcome, bool EndStream)> ApplyLoopAsync(TaskDefinition task, TaskScope scope, Dictionary<string, SyncLsn> tableLsns, ChangeApplier applier,
         PgOutputReader reader, StreamEventQueue events, NpgsqlDataSource source, string prefix, SyncLsn? resumeAt,
-        BackfillCoordinator coordinator)
+        BackfillCoordinator coordinator, DestinationTypes destinationTypes)
     {
         var halt = context.Halt;
         var relations = new Dictionary<uint, ApplyTable?>();
@@ -272,7 +276,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                 scope = changed;
                 foreach (var (id, relation) in relationEvents)
                     relations[id] = scope.Find(new QualifiedName(relation.Schema, relation.Name)) is { } rescoped
-                        ? new ApplyTable(relation, rescoped, scope, tableLsns.GetValueOrDefault(rescoped.Name.ToString()))
+                        ? new ApplyTable(relation, rescoped, scope, tableLsns.GetValueOrDefault(rescoped.Name.ToString()), destinationTypes)
                         : null;
             }
             var stop = context.StopRequested;
@@ -344,7 +348,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                     case RelationEvent relation:
                         relationEvents[relation.RelationId] = relation;
                         relations[relation.RelationId] = scope.Find(new QualifiedName(relation.Schema, relation.Name)) is { } scoped
-                            ? new ApplyTable(relation, scoped, scope, tableLsns.GetValueOrDefault(scoped.Name.ToString()))
+                            ? new ApplyTable(relation, scoped, scope, tableLsns.GetValueOrDefault(scoped.Name.ToString()), destinationTypes)
                             : null;
                         if (relations[relation.RelationId] is { } described) WarnUnknownColumns(task, described, warnedColumns);
                         break;

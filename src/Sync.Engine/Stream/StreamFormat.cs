@@ -10,8 +10,10 @@ namespace Sync.Engine.Stream;
 /// instead of running the type's output function, and the destination reads it with the receive function instead of
 /// parsing text. A binary value is sent to the destination as a parameter of its type by OID, so it may be used only
 /// where that OID means the same type on every server and the bytes hold no server-local OIDs: built-in types and
-/// domains over them, not enums, composites, user ranges or arrays of user types (their OIDs differ between servers),
-/// nor the reg* types (their values are OIDs). Arrays stay in text too: set-wise apply would need an array of arrays,
+/// domains over them. Enums too (and domains over them): their send form is the label, so a value is sent as the
+/// destination's enum of the same name, by that enum's OID there (<see cref="DestinationTypes"/>). Not composites,
+/// user ranges or arrays of user types (their bytes hold the source's OIDs), nor the reg* types (their values are
+/// OIDs). Arrays stay in text too: set-wise apply would need an array of arrays,
 /// which PostgreSQL does not have, and row-by-row apply of every change to such a table costs more than binary saves.
 /// A stream whose tables have any other column runs in text format, as all streams did before.
 /// </summary>
@@ -42,21 +44,35 @@ public static class StreamFormat
     /// </summary>
     public const uint FirstGenbkiObjectId = 10000;
 
-    public static bool BinaryPortable(ColumnInfo column) => !column.NeedsTextCopy && !column.IsArray && column.ValueTypeOid is > 0 and < FirstGenbkiObjectId;
+    /// <summary>
+    /// The destination type a binary value of <paramref name="column"/> is sent as, and its array type (0 for a built-in
+    /// type, whose array the driver knows), or null when the column's binary form cannot travel.
+    /// </summary>
+    public static (uint Oid, uint ArrayOid)? BinaryType(ColumnInfo column, DestinationTypes types)
+    {
+        if (column.NeedsTextCopy || column.IsArray) return null;
+        if (column.ValueTypeOid is > 0 and < FirstGenbkiObjectId) return (column.ValueTypeOid, 0);
+        return column.IsEnum ? types.Enum(column.ValueTypeOid) : null;
+    }
+
+    public static bool BinaryPortable(ColumnInfo column, DestinationTypes types) => BinaryType(column, types) is not null;
 
     /// <summary>
     /// The format for a stream over <paramref name="tables"/>: binary, or text and why (null when the source is too old to
     /// be worth saying). <paramref name="forcedText"/> is a reason found earlier in this run (a binary value that could not
-    /// be sent, <see cref="Apply.ApplyTable.Bind"/>), which keeps the stream in text.
+    /// be sent, <see cref="Apply.ApplyTable.Bind"/>), which keeps the stream in text. An enum counts only where
+    /// <paramref name="types"/> knows the destination's.
     /// </summary>
-    public static (bool Binary, string? WhyText) Choose(int sourceMajor, IEnumerable<ScopedTable> tables, string? forcedText)
+    public static (bool Binary, string? WhyText) Choose(int sourceMajor, IEnumerable<ScopedTable> tables, string? forcedText, DestinationTypes types)
     {
         if (StreamFeatures.EffectiveVersion(sourceMajor) < BinaryVersion) return (false, null);
         if (forcedText is not null) return (false, forcedText);
         foreach (var table in tables)
             foreach (var column in table.CopyColumns)
-                if (!BinaryPortable(column))
-                    return (false, $"column {column.Name} of {table.Name} has type {column.TypeText}, which the stream does not send in binary form");
+                if (!BinaryPortable(column, types))
+                    return (false, column.IsEnum && !column.IsArray
+                        ? $"column {column.Name} of {table.Name} has type {column.TypeText}, whose enum the destination does not have under the name the task gives it"
+                        : $"column {column.Name} of {table.Name} has type {column.TypeText}, which the stream does not send in binary form");
         return (true, null);
     }
 }

@@ -333,7 +333,7 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         await using var catalog = new NpgsqlConnection(db.SourceConnectionString);
         await catalog.OpenAsync();
         var scope = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(catalog, includeFunctions: false, CancellationToken.None));
-        return relations.Select(r => new ApplyTable(r, scope.Find(new QualifiedName(r.Schema, r.Name))!, scope, SyncLsn.Invalid)).ToArray();
+        return relations.Select(r => new ApplyTable(r, scope.Find(new QualifiedName(r.Schema, r.Name))!, scope, SyncLsn.Invalid, DestinationTypes.None)).ToArray();
     }
 
     /// <summary>

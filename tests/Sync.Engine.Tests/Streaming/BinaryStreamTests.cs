@@ -118,6 +118,67 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
         Assert.DoesNotContain(Messages("binary-1"), m => m.Contains("restarts in text format", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Enums travel in their binary form (the label), sent as the destination's enum of the same name, whose OID there
+    /// differs from the source's: in a mapped schema, through a domain, in a primary key (set-wise updates and deletes
+    /// by key), in a keyless table's identity (row by row), and in a conflict event's row image.
+    /// </summary>
+    [Fact]
+    public async Task EnumsStreamInBinaryFormAsTheDestinationsEnumOfTheSameName()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        // Types made on the destination first, so that its enums do not get the source's OIDs by chance.
+        await db.OnDestinationAsync("CREATE TYPE filler_one AS ENUM ('x'); CREATE TYPE filler_two AS ENUM ('y'); CREATE TYPE filler_three AS ENUM ('z');");
+        await db.OnSourceAsync("""
+            CREATE SCHEMA app;
+            CREATE TYPE app.mood AS ENUM ('sad', 'ok', 'happy', 'très ü');
+            CREATE DOMAIN app.good_mood AS app.mood CHECK (VALUE <> 'sad');
+            CREATE TABLE app.diary (id int PRIMARY KEY, feeling app.mood, better app.good_mood, note text);
+            INSERT INTO app.diary SELECT g, 'ok', 'happy', 'n' || g FROM generate_series(1, 20) g;
+            CREATE TABLE app.levels (feeling app.mood, n int, label text, PRIMARY KEY (feeling, n));
+            INSERT INTO app.levels SELECT m, g, 'l' || g FROM unnest(enum_range(NULL::app.mood)) m, generate_series(1, 5) g;
+            CREATE TABLE app.moodlog (at int, feeling app.mood);
+            ALTER TABLE app.moodlog REPLICA IDENTITY FULL;
+            INSERT INTO app.moodlog VALUES (1, 'sad'), (2, 'ok'), (2, 'ok');
+            """);
+        var service = new TaskService(_temp.Store);
+        service.Create("binary-enum", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name), d => new TaskChanges
+        {
+            Mode = SyncTaskMode.FullIncremental, IncludeSchemas = ["app"], SchemaMapping = new Dictionary<string, string> { ["app"] = "app_copy" },
+            ConflictPolicy = ConflictPolicy.Overwrite,
+        }.ApplyTo(d, _temp.Store.Secrets));
+        await using var harness = new StreamingHarness(service, db, "binary-enum");
+        await harness.StartAsync();
+        await StreamingStartedAsync("binary-enum");
+        Assert.Contains(Messages("binary-enum"), m => m.StartsWith("Streaming from slot", StringComparison.Ordinal) && m.Contains(" in binary format;", StringComparison.Ordinal));
+        Assert.NotEqual(await db.SourceScalarAsync<long>("SELECT 'app.mood'::regtype::oid::bigint"), await db.DestinationScalarAsync<long>("SELECT 'app_copy.mood'::regtype::oid::bigint"));
+
+        // A destination row the stream's insert runs into: its conflict event shows the key's label.
+        await db.OnDestinationAsync("INSERT INTO app_copy.levels VALUES ('très ü', 200, 'in the way')");
+        await db.OnSourceAsync("""
+            INSERT INTO app.diary VALUES (100, 'très ü', 'très ü', 'new'), (101, NULL, NULL, 'nulls');
+            INSERT INTO app.levels VALUES ('très ü', 200, 'from the source');
+            UPDATE app.diary SET feeling = 'happy', better = 'ok' WHERE id <= 10;
+            UPDATE app.diary SET id = id + 1000, feeling = 'sad' WHERE id = 11;
+            DELETE FROM app.diary WHERE id BETWEEN 12 AND 14;
+            UPDATE app.levels SET label = 'relabelled' WHERE n <= 2;
+            UPDATE app.levels SET feeling = 'très ü', n = n + 100 WHERE feeling = 'sad' AND n = 3;
+            DELETE FROM app.levels WHERE n = 4;
+            UPDATE app.moodlog SET feeling = 'happy' WHERE at = 1;
+            DELETE FROM app.moodlog WHERE ctid = (SELECT min(ctid) FROM app.moodlog WHERE at = 2);
+            """);
+        await harness.CatchUpAsync();
+        await harness.AssertEqualAsync();
+        Assert.Equal("happy:ok", await db.DestinationScalarAsync<string>("SELECT feeling || ':' || better FROM app_copy.diary WHERE id = 1"));
+        Assert.Equal("très ü", await db.DestinationScalarAsync<string>("SELECT feeling::text FROM app_copy.diary WHERE id = 100"));
+        Assert.Equal(1L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM app_copy.moodlog WHERE at = 2"));
+        var conflict = _temp.Store.ReadEvents("binary-enum").Select(e => e.Event).Single(e => e.Kind == Sync.SyncEventKind.Conflict);
+        Assert.Equal("(feeling=très ü, n=200)", conflict.Data!["key"]);
+
+        Assert.Equal(0, await harness.StopAsync());
+        Assert.DoesNotContain(Messages("binary-enum"), m => m.Contains("restarts in text format", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task ATypeWhoseBinaryFormHoldsOidsKeepsTheStreamInTextWhateverTheSourcesSettingsAndATableOfOneAddedLaterRestartsIt()
     {

@@ -250,7 +250,8 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
         await destination.OpenAsync(ct).ConfigureAwait(false);
         await RealtimeSync.PrepareApplySessionAsync(destination, ct).ConfigureAwait(false);
         var applier = new ChangeApplier(destination, Checkpoint.None, task.Name, context.Clock) { SetMode = false };
-        var (binary, _) = StreamFormat.Choose(lease.Replication!.PostgreSqlVersion.Major, tables, context.StreamInText);
+        var destinationTypes = await DestinationTypes.ReadAsync(destination, scope, tables, ct).ConfigureAwait(false);
+        var (binary, _) = StreamFormat.Choose(lease.Replication!.PostgreSqlVersion.Major, tables, context.StreamInText, destinationTypes);
         var reader = new PgOutputReader(lease.Replication!, lease.SlotName!, TaskNaming.PublicationName(task), messages: true, binary: binary);
         var relations = new Dictionary<uint, ApplyTable?>();
         var policy = task.Options.ConflictPolicy;
@@ -292,7 +293,7 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
                         break;
                     case RelationEvent relation:
                         relations[relation.RelationId] = wanted.TryGetValue(new QualifiedName(relation.Schema, relation.Name), out var scoped)
-                            ? new ApplyTable(relation, scoped, scope, lease.Lsn)
+                            ? new ApplyTable(relation, scoped, scope, lease.Lsn, destinationTypes)
                             : null;
                         break;
                     case RowEvent row:
