@@ -108,6 +108,10 @@ public abstract class TaskOptionsCmdlet : SyncCmdlet
     [Parameter, ValidateRange(0, 86400)]
     public int LatencyWarningSeconds { get; set; }
 
+    /// <summary>Text keeps the stream's values in text form; Auto (the default) streams in binary where the types allow it.</summary>
+    [Parameter]
+    public StreamFormatOption StreamFormat { get; set; }
+
     [Parameter]
     public Hashtable? Tag { get; set; }
 
@@ -148,6 +152,7 @@ public abstract class TaskOptionsCmdlet : SyncCmdlet
         OtherRetryMinutes = Bound(nameof(OtherRetryMinutes)) ? OtherRetryMinutes : null,
         SequenceSafetyMargin = Bound(nameof(SequenceSafetyMargin)) ? SequenceSafetyMargin : null,
         LatencyWarningSeconds = Bound(nameof(LatencyWarningSeconds)) ? LatencyWarningSeconds : null,
+        StreamFormat = Bound(nameof(StreamFormat)) ? StreamFormat : null,
         Tags = ParameterConversion.Strings(Tag),
         ScheduledStart = Bound(nameof(ScheduledStart)) ? new DateTimeOffset(ScheduledStart) : null,
     };

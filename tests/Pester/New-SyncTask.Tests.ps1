@@ -21,8 +21,9 @@ Describe 'New-SyncTask' {
     It 'keeps options, mapping, filters and tags' {
         $task = New-SyncTask -Name 'pester-new-3' -Source $OfflineSource -Destination $OfflineDestination `
             -Table 'sales.order*' -TableMapping @{ 'sales.orders' = 'archive.orders' } -RowFilter @{ 'sales.orders' = "region = 'eu'" } `
-            -RowsPerSecond 5000 -FlowWindow '22:00-06:00' -Tag @{ env = 'prod' } -ConflictPolicy Overwrite
+            -RowsPerSecond 5000 -FlowWindow '22:00-06:00' -Tag @{ env = 'prod' } -ConflictPolicy Overwrite -StreamFormat Text
         $task.IncludeTables | Should -Be @('sales.order*')
+        $task.StreamFormat | Should -Be 'Text'
         $task.RowsPerSecondLimit | Should -Be 5000
         $task.FlowWindows | Should -Be @('22:00-06:00')
         $task.Tags['env'] | Should -Be 'prod'

@@ -11,6 +11,12 @@ Describe 'Set-SyncTask' {
         $task.Description | Should -Be 'edited'
         $task.RowsPerSecondLimit | Should -Be 100
         $task.ConflictPolicy | Should -Be 'Fail'
+        $task.StreamFormat | Should -Be 'Auto'
+    }
+
+    It 'sets the stream format' {
+        (Set-SyncTask -Name 'pester-set-b' -StreamFormat Text -PassThru).StreamFormat | Should -Be 'Text'
+        (Set-SyncTask -Name 'pester-set-b' -StreamFormat Auto -PassThru).StreamFormat | Should -Be 'Auto'
     }
 
     It 'takes tasks from the pipeline' {

@@ -165,6 +165,19 @@ public sealed class CmdletSurfaceTests
         }
     }
 
+    /// <summary>The stream format is an option of both task cmdlets, as the enum the engine reads, and shows on the task.</summary>
+    [Theory]
+    [InlineData("New-SyncTask")]
+    [InlineData("Set-SyncTask")]
+    public void TheStreamFormatIsAnOptionOfTheTaskCmdletsAndShowsOnTheTask(string cmdlet)
+    {
+        var parameter = CmdletInfo.Get(cmdlet).Parameters.Single(p => p.Name == "StreamFormat");
+        Assert.Equal(typeof(StreamFormatOption), parameter.Property.PropertyType);
+        Assert.False(parameter.Mandatory);
+        Assert.Equal(["Auto", "Text"], Enum.GetNames<StreamFormatOption>());
+        Assert.Equal(typeof(StreamFormatOption), typeof(SyncTask).GetProperty(nameof(SyncTask.StreamFormat))!.PropertyType);
+    }
+
     [Fact]
     public void EngineErrorCategoriesAreAllPowerShellCategories()
     {

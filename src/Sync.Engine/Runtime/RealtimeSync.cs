@@ -139,10 +139,11 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         // store files (removed with the task), not in memory and not on the source's disk.
         var spool = messages ? SpoolDirectory(task) : null;
         // The destination's enums, for their binary values; tables added while streaming find theirs at the next start.
-        var destinationTypes = StreamFeatures.EffectiveVersion(sourceVersion) >= StreamFormat.BinaryVersion
+        var forcedText = StreamFormat.ForcedText(task, context.StreamInText);
+        var destinationTypes = StreamFeatures.EffectiveVersion(sourceVersion) >= StreamFormat.BinaryVersion && forcedText is null
             ? await DestinationTypes.ReadAsync(destination, scope, scope.DataTables, halt).ConfigureAwait(false)
             : DestinationTypes.None;
-        var (binary, whyText) = StreamFormat.Choose(sourceVersion, scope.DataTables, context.StreamInText, destinationTypes);
+        var (binary, whyText) = StreamFormat.Choose(sourceVersion, scope.DataTables, forcedText, destinationTypes);
         var reader = new PgOutputReader(replication, slot, TaskNaming.PublicationName(task), messages, spool, binary);
         context.Event(SyncEventKind.StageChanged, SyncEventLevel.Information,
             $"Streaming from slot {slot}{(resumeAt is { } r ? $", resuming after {r}" : "")} in {(binary ? "binary format" : "text format")}{(whyText is null ? "" : $" ({whyText})")}; " +

@@ -31,6 +31,13 @@ public static class StreamFormat
             Data = { [TextRestartKey] = why },
         };
 
+    /// <summary>
+    /// Why the stream runs in text whatever its tables: a reason found earlier in this run (<paramref name="inRun"/>,
+    /// <see cref="TextRestart"/>), or the task's own option; null when neither holds.
+    /// </summary>
+    public static string? ForcedText(Tasks.TaskDefinition task, string? inRun) =>
+        inRun ?? (task.Options.StreamFormat == StreamFormatOption.Text ? "the task's stream format is Text (Set-SyncTask -StreamFormat Auto streams in binary where the types allow it)" : null);
+
     /// <summary>The source's walsender could not write a value in binary form ("no binary output function available").</summary>
     public static SyncException? SourceCannotSend(Exception e, bool binary, string target) =>
         binary && e is PostgresException { SqlState: "42883" } unsendable

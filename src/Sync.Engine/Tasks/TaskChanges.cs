@@ -48,6 +48,7 @@ public sealed record TaskChanges
     public int? OtherRetryMinutes { get; init; }
     public long? SequenceSafetyMargin { get; init; }
     public int? LatencyWarningSeconds { get; init; }
+    public StreamFormatOption? StreamFormat { get; init; }
     public IReadOnlyDictionary<string, string>? Tags { get; init; }
     public DateTimeOffset? ScheduledStart { get; init; }
     public bool ClearScheduledStart { get; init; }
@@ -99,6 +100,7 @@ public sealed record TaskChanges
             OtherRetryMinutes = OtherRetryMinutes ?? task.Options.OtherRetryMinutes,
             SequenceSafetyMargin = SequenceSafetyMargin ?? task.Options.SequenceSafetyMargin,
             LatencyWarningSeconds = LatencyWarningSeconds ?? task.Options.LatencyWarningSeconds,
+            StreamFormat = StreamFormat ?? task.Options.StreamFormat,
         };
         return task with
         {

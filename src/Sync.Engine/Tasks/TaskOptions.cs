@@ -24,6 +24,8 @@ public sealed record TaskOptions
     public long WalRetentionWarningBytes { get; init; } = 1024L * 1024 * 1024;
     /// <summary>End-to-end latency above this raises a Warning event (and a later Information event when it is back under).</summary>
     public int LatencyWarningSeconds { get; init; } = 60;
+    /// <summary>Text forces the stream's values into text form; Auto streams in binary where the types allow it.</summary>
+    public StreamFormatOption StreamFormat { get; init; } = StreamFormatOption.Auto;
     /// <summary>Added to source sequence values when they are set on the destination at the end.</summary>
     public long SequenceSafetyMargin { get; init; } = 10_000;
 }

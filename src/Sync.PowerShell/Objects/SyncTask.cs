@@ -34,6 +34,7 @@ public sealed class SyncTask
         Destination = new SyncEndpoint(d.Destination);
         ConflictPolicy = d.Options.ConflictPolicy;
         ExistingTables = d.Options.ExistingTables;
+        StreamFormat = d.Options.StreamFormat;
         RowsPerSecondLimit = d.Options.FlowControl.RowsPerSecond;
         BytesPerSecondLimit = d.Options.FlowControl.BytesPerSecond;
         FlowWindows = d.Options.FlowControl.Windows.Select(w => w.ToString()).ToArray();
@@ -91,6 +92,8 @@ public sealed class SyncTask
     public SyncEndpoint Destination { get; }
     public ConflictPolicy ConflictPolicy { get; }
     public ExistingTablePolicy ExistingTables { get; }
+    /// <summary>Auto (binary where the types allow it) or Text; the stream's start event says which format it runs in.</summary>
+    public StreamFormatOption StreamFormat { get; }
     public long? RowsPerSecondLimit { get; }
     public long? BytesPerSecondLimit { get; }
     public IReadOnlyList<string> FlowWindows { get; }

@@ -179,6 +179,44 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
         Assert.DoesNotContain(Messages("binary-enum"), m => m.Contains("restarts in text format", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The task's stream format Text keeps a stream whose types could go in binary in text, and its start event says
+    /// why; set back to Auto while the task is paused, the resumed stream runs in binary.
+    /// </summary>
+    [Fact]
+    public async Task TheTasksStreamFormatTextKeepsTheStreamInTextUntilItIsSetBackToAuto()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE ledger (id int PRIMARY KEY, amount numeric, noted timestamptz); INSERT INTO ledger SELECT g, g * 1.5, '2024-01-01' FROM generate_series(1, 20) g;");
+        var service = new TaskService(_temp.Store);
+        service.Create("format-text", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => new TaskChanges { Mode = SyncTaskMode.FullIncremental, StreamFormat = Sync.StreamFormatOption.Text }.ApplyTo(d, _temp.Store.Secrets));
+        IEnumerable<string> Starts() => Messages("format-text").Where(m => m.StartsWith("Streaming from slot", StringComparison.Ordinal));
+        await using (var harness = new StreamingHarness(service, db, "format-text"))
+        {
+            await harness.StartAsync();
+            await StreamingStartedAsync("format-text");
+            Assert.Contains(" in text format (the task's stream format is Text (Set-SyncTask -StreamFormat Auto", Assert.Single(Starts()), StringComparison.Ordinal);
+            await db.OnSourceAsync("UPDATE ledger SET amount = amount + 1, noted = now(); INSERT INTO ledger VALUES (21, 0.5, now())");
+            await harness.CatchUpAsync();
+            await harness.AssertEqualAsync();
+            Assert.Equal(0, await harness.StopAsync(ControlAction.Pause));
+        }
+
+        service.Update("format-text", new TaskChanges { StreamFormat = Sync.StreamFormatOption.Auto });
+        Assert.Equal(Sync.StreamFormatOption.Auto, service.Get("format-text").Definition.Options.StreamFormat);
+        await using (var harness = new StreamingHarness(service, db, "format-text"))
+        {
+            await harness.StartAsync();
+            await TestTasks.WaitUntilAsync(() => Starts().Count() == 2, TimeSpan.FromSeconds(60), () => "the resumed stream to start: " + string.Join(" | ", Messages("format-text")));
+            Assert.Contains(" in binary format;", Starts().Last(), StringComparison.Ordinal);
+            await db.OnSourceAsync("UPDATE ledger SET amount = -amount WHERE id <= 10; DELETE FROM ledger WHERE id = 21");
+            await harness.CatchUpAsync();
+            await harness.AssertEqualAsync();
+            Assert.Equal(0, await harness.StopAsync());
+        }
+    }
+
     [Fact]
     public async Task ATypeWhoseBinaryFormHoldsOidsKeepsTheStreamInTextWhateverTheSourcesSettingsAndATableOfOneAddedLaterRestartsIt()
     {

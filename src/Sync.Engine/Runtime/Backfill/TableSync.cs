@@ -251,7 +251,7 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
         await RealtimeSync.PrepareApplySessionAsync(destination, ct).ConfigureAwait(false);
         var applier = new ChangeApplier(destination, Checkpoint.None, task.Name, context.Clock) { SetMode = false };
         var destinationTypes = await DestinationTypes.ReadAsync(destination, scope, tables, ct).ConfigureAwait(false);
-        var (binary, _) = StreamFormat.Choose(lease.Replication!.PostgreSqlVersion.Major, tables, context.StreamInText, destinationTypes);
+        var (binary, _) = StreamFormat.Choose(lease.Replication!.PostgreSqlVersion.Major, tables, StreamFormat.ForcedText(task, context.StreamInText), destinationTypes);
         var reader = new PgOutputReader(lease.Replication!, lease.SlotName!, TaskNaming.PublicationName(task), messages: true, binary: binary);
         var relations = new Dictionary<uint, ApplyTable?>();
         var policy = task.Options.ConflictPolicy;
