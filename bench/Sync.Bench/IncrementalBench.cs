@@ -217,18 +217,6 @@ internal static partial class IncrementalBench
         return (transactions, drainSeconds, cpu);
     }
 
-    /// <summary>User plus system CPU seconds of a process so far, from /proc (0 when it is gone or unknown).</summary>
-    private static double CpuSeconds(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return 0; }
-    }
-
     /// <summary>
     /// Each phase (a contender's load, a drain) starts from a checkpoint on both servers, not amid writing out what came
     /// before it.
@@ -296,9 +284,6 @@ internal static partial class IncrementalBench
         var applied = transactions / (loadSeconds + catchUpSeconds);
         return new Result(name, sourceTps, applied, applied * 4, p50, p99, catchUpSeconds, null, transactions) { LiveCpuSeconds = liveCpu };
     }
-
-    [GeneratedRegex(@"number of transactions actually processed: (\d+)")]
-    private static partial Regex TransactionsRegex();
 
     [GeneratedRegex(@"tps = ([\d.]+)")]
     private static partial Regex TpsRegex();

@@ -11,6 +11,7 @@ using Sync.Sandbox;
 
 // Usage: Sync.Bench full [--scale N] [--wide-rows N] [--jobs N] [--repeat N]   (every mode also takes --durable)
 //        Sync.Bench memory [--small-scale N] [--large-scale N]
+//        Sync.Bench typed [--rows N] [--seconds N] [--clients N]
 //        Sync.Bench incremental [--scale N] [--seconds N] [--clients N] [--rate TPS] [--sync-only] [--native-first] [--resume-before-live]
 // Every contender runs against the same sandbox servers (same settings), on the same data, in the same run.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
@@ -38,20 +39,38 @@ return mode switch
 {
     "full" => await FullBench.RunAsync(Option("--scale", 20), Option("--wide-rows", 300_000), Option("--jobs", 4), Option("--repeat", 3), settings),
     "memory" => await FullBench.MemoryAsync(Option("--small-scale", 5), Option("--large-scale", 40), settings),
+    "typed" => await TypedBench.RunAsync(Option("--rows", 100_000), Option("--seconds", 30), Option("--clients", 4), settings),
     "incremental" => await IncrementalBench.RunAsync(Option("--scale", 10), Option("--seconds", 60), Option("--clients", 4), Option("--rate", 0), args.Contains("--sync-only"), settings, nativeFirst: args.Contains("--native-first"), resumeBeforeLive: args.Contains("--resume-before-live")),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("Usage: Sync.Bench full|memory|incremental [options]; see bench/README.md");
+    Console.Error.WriteLine("Usage: Sync.Bench full|memory|incremental|typed [options]; see bench/README.md");
     return 2;
 }
 
 namespace Sync.Bench
 {
-    internal static class Shared
+    internal static partial class Shared
     {
+    /// <summary>User plus system CPU seconds of a process so far, from /proc (0 when it is gone or unknown).</summary>
+    public static double CpuSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return 0; }
+    }
+
+        /// <summary>pgbench's count of the transactions it ran.</summary>
+        [System.Text.RegularExpressions.GeneratedRegex(@"number of transactions actually processed: (\d+)")]
+        public static partial System.Text.RegularExpressions.Regex TransactionsRegex();
+
+
         public static string Root { get; } = FindRoot();
         public static string Configuration { get; } = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
         /// <summary>This tree's worker, or another build of it (SYNC_BENCH_WORKER) to compare two versions on the same run's servers.</summary>
