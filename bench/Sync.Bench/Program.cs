@@ -11,7 +11,7 @@ using Sync.Sandbox;
 
 // Usage: Sync.Bench full [--scale N] [--wide-rows N] [--jobs N] [--repeat N]   (every mode also takes --durable)
 //        Sync.Bench memory [--small-scale N] [--large-scale N]
-//        Sync.Bench typed [--rows N] [--seconds N] [--clients N]
+//        Sync.Bench typed [--rows N] [--seconds N] [--clients N] [--sync-only]
 //        Sync.Bench incremental [--scale N] [--seconds N] [--clients N] [--rate TPS] [--sync-only] [--native-first] [--resume-before-live]
 // Every contender runs against the same sandbox servers (same settings), on the same data, in the same run.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
@@ -39,7 +39,7 @@ return mode switch
 {
     "full" => await FullBench.RunAsync(Option("--scale", 20), Option("--wide-rows", 300_000), Option("--jobs", 4), Option("--repeat", 3), settings),
     "memory" => await FullBench.MemoryAsync(Option("--small-scale", 5), Option("--large-scale", 40), settings),
-    "typed" => await TypedBench.RunAsync(Option("--rows", 100_000), Option("--seconds", 30), Option("--clients", 4), settings),
+    "typed" => await TypedBench.RunAsync(Option("--rows", 100_000), Option("--seconds", 30), Option("--clients", 4), args.Contains("--sync-only"), settings),
     "incremental" => await IncrementalBench.RunAsync(Option("--scale", 10), Option("--seconds", 60), Option("--clients", 4), Option("--rate", 0), args.Contains("--sync-only"), settings, nativeFirst: args.Contains("--native-first"), resumeBeforeLive: args.Contains("--resume-before-live")),
     _ => Usage(),
 };

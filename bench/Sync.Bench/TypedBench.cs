@@ -47,20 +47,28 @@ internal static class TypedBench
         """;
 
     /// <summary>A digest of every row of both tables, in the text form of each value, to check a destination equal.</summary>
-    private const string Digest = "SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM (SELECT * FROM events) t UNION ALL SELECT md5(string_agg(e::text, '|' ORDER BY id)) FROM entries e";
+    private const string Digest = "SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM events t) || ',' || (SELECT md5(string_agg(e::text, '|' ORDER BY id)) FROM entries e)";
 
     private sealed record Result(string Name, long Transactions, double DrainSeconds, double CpuSeconds, string Format)
     {
         public double Tps => Transactions / DrainSeconds;
     }
 
-    public static async Task<int> RunAsync(int rows, int seconds, int clients, Dictionary<string, string> settings)
+    /// <param name="syncOnly">Only Sync in binary form: for looking at a build's own drain and start-up quickly.</param>
+    public static async Task<int> RunAsync(int rows, int seconds, int clients, bool syncOnly, Dictionary<string, string> settings)
     {
         using var source = PostgresCluster.Start("typed-src", settings);
         using var target = PostgresCluster.Start("typed-dst", settings);
         var script = Path.Combine(Directory.CreateTempSubdirectory("bench-typed-").FullName, "typed.sql");
         await File.WriteAllTextAsync(script, Script(rows));
         Console.WriteLine($"Load: each transaction updates one of {rows} typed rows and inserts one typed row; {clients} clients for {seconds} s while the follower is stopped, then the backlog is applied.");
+        if (syncOnly)
+        {
+            var alone = await SyncAsync(source, target, "typed_sync_bin", rows, seconds, clients, script, StreamFormatOption.Auto);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{alone.Name}: drain {alone.Tps:0} tps in {alone.Format} form, {1e6 * alone.CpuSeconds / alone.Transactions:0.0} ms of follower CPU per 1000 transactions."));
+            return 0;
+        }
         var results = new List<Result>
         {
             await SyncAsync(source, target, "typed_sync_bin", rows, seconds, clients, script, StreamFormatOption.Auto),
