@@ -15,13 +15,17 @@ public sealed class Checkpoint
     private readonly string _origin;
     private readonly QualifiedName _table;
 
-    private Checkpoint(string origin, QualifiedName table, bool useOrigin, bool canTellDurable = false)
+    private Checkpoint(string origin, QualifiedName table, bool useOrigin, bool canTellDurable = false, SyncLsn? carried = null)
     {
         _origin = origin;
         _table = table;
         UsesOrigin = useOrigin;
         CanTellDurable = canTellDurable;
+        _carried = carried;
     }
+
+    /// <summary>The table's position, for an origin that has none yet (<see cref="OpenAsync"/>).</summary>
+    private readonly SyncLsn? _carried;
 
     public bool UsesOrigin { get; }
 
@@ -40,22 +44,58 @@ public sealed class Checkpoint
         var table = new QualifiedName(TaskNaming.HelperSchema, TaskNaming.CheckpointTable(task));
         try
         {
+            // Before PostgreSQL 14 the origin functions are a superuser's, all or none (a failed call says so). From 14
+            // they are granted one by one: a role that may set up a session but not record a position in it or read one
+            // back keeps its checkpoint in the table from the start, instead of failing at its first group; one that may
+            // not ask its session what is on disk keeps its commits waiting for the disk (CanTellDurable).
+            var canTell = true;
+            if (connection.PostgreSqlVersion.Major >= 14)
+            {
+                bool may, tell;
+                await using (var grants = new NpgsqlCommand(GrantsQuery, connection))
+                await using (var reader = await grants.ExecuteReaderAsync(ct).ConfigureAwait(false))
+                {
+                    await reader.ReadAsync(ct).ConfigureAwait(false);
+                    (may, tell) = (reader.GetBoolean(0), reader.GetBoolean(1));
+                }
+                if (!may) return await TableAsync(connection, origin, table, ct).ConfigureAwait(false);
+                canTell = tell;
+            }
             await connection.ExecuteAsync("SELECT pg_replication_origin_create($1) WHERE pg_replication_origin_oid($1) IS NULL", ct, origin).ConfigureAwait(false);
             await connection.ExecuteAsync("SELECT pg_replication_origin_session_setup($1)", ct, origin).ConfigureAwait(false);
-            // From PostgreSQL 14 the origin functions are granted one by one: a role may set up a session and not ask it.
-            var canTell = true;
-            try { await connection.ExecuteAsync("SELECT pg_replication_origin_session_progress(false)", ct).ConfigureAwait(false); }
-            catch (PostgresException e) when (e.SqlState == "42501") { canTell = false; }
-            return new Checkpoint(origin, table, useOrigin: true, canTell);
+            // A position an earlier run kept in the table (its role could not use an origin then) carries over to the
+            // origin, which has none until its first group: the stream resumes after it, not from the slot's position,
+            // which may be behind it.
+            SyncLsn? carried = null;
+            if (await Schema.HelperSchema.HasTableAsync(connection, table.Name, ct).ConfigureAwait(false)
+                && await connection.ScalarAsync<string?>($"SELECT end_lsn::text FROM {table.Sql}", ct).ConfigureAwait(false) is { } kept
+                && SyncLsn.TryParse(kept, out var keptLsn) && keptLsn.IsValid)
+                carried = keptLsn;
+            return new Checkpoint(origin, table, useOrigin: true, canTell, carried);
         }
         catch (PostgresException e) when (e.SqlState == "42501")
         {
-            await Schema.HelperSchema.EnsureAsync(connection, ct).ConfigureAwait(false);
-            await connection.ExecuteAsync(
-                $"CREATE TABLE IF NOT EXISTS {table.Sql} (id int PRIMARY KEY DEFAULT 1 CHECK (id = 1), end_lsn pg_lsn NOT NULL, commit_time timestamptz, updated_at timestamptz NOT NULL DEFAULT now())",
-                ct).ConfigureAwait(false);
-            return new Checkpoint(origin, table, useOrigin: false);
+            return await TableAsync(connection, origin, table, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Whether the role may use every origin function the checkpoint calls, and whether it may ask its session's progress.</summary>
+    private const string GrantsQuery = """
+        SELECT has_function_privilege('pg_catalog.pg_replication_origin_oid(text)', 'EXECUTE')
+           AND has_function_privilege('pg_catalog.pg_replication_origin_create(text)', 'EXECUTE')
+           AND has_function_privilege('pg_catalog.pg_replication_origin_session_setup(text)', 'EXECUTE')
+           AND has_function_privilege('pg_catalog.pg_replication_origin_xact_setup(pg_lsn, timestamp with time zone)', 'EXECUTE')
+           AND has_function_privilege('pg_catalog.pg_replication_origin_progress(text, boolean)', 'EXECUTE'),
+               has_function_privilege('pg_catalog.pg_replication_origin_session_progress(boolean)', 'EXECUTE')
+        """;
+
+    private static async Task<Checkpoint> TableAsync(NpgsqlConnection connection, string origin, QualifiedName table, CancellationToken ct)
+    {
+        await Schema.HelperSchema.EnsureAsync(connection, ct).ConfigureAwait(false);
+        await connection.ExecuteAsync(
+            $"CREATE TABLE IF NOT EXISTS {table.Sql} (id int PRIMARY KEY DEFAULT 1 CHECK (id = 1), end_lsn pg_lsn NOT NULL, commit_time timestamptz, updated_at timestamptz NOT NULL DEFAULT now())",
+            ct).ConfigureAwait(false);
+        return new Checkpoint(origin, table, useOrigin: false);
     }
 
     /// <summary>The end of the last source transaction applied and committed on the destination, if any.</summary>
@@ -67,7 +107,7 @@ public sealed class Checkpoint
         await using var command = new NpgsqlCommand(sql, connection);
         if (UsesOrigin) command.Parameters.AddWithValue(_origin);
         var value = await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
-        return value is string text && SyncLsn.TryParse(text, out var lsn) && lsn.IsValid ? lsn : null;
+        return value is string text && SyncLsn.TryParse(text, out var lsn) && lsn.IsValid ? lsn : UsesOrigin ? _carried : null;
     }
 
     /// <summary>

@@ -591,6 +591,72 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         }
     }
 
+    /// <summary>
+    /// A role that may set up an origin session but not record a position in it, or not read one back, keeps its
+    /// checkpoint in the task's table from the start (no origin is made), and its groups commit with it; before, it got
+    /// the origin and failed at its first group or read.
+    /// </summary>
+    [Theory]
+    [InlineData("pg_replication_origin_xact_setup(pg_lsn, timestamptz)", "record")]
+    [InlineData("pg_replication_origin_progress(text, boolean)", "read")]
+    public async Task ARoleThatMayNotRecordOrReadAnOriginKeepsItsCheckpointInTheTable(string withheld, string label)
+    {
+        await using var db = await postgres.CreateDatabasesAsync($"{nameof(ARoleThatMayNotRecordOrReadAnOriginKeepsItsCheckpointInTheTable)}{label}");
+        await db.OnDestinationAsync("CREATE TABLE marks (n int)");
+        var task = new TaskService(_temp.Store).Create($"applier-grants-{label}", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name)).Definition;
+        var role = "origin_withheld_" + label;
+        var password = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
+        var granted = new[]
+        {
+            "pg_replication_origin_create(text)", "pg_replication_origin_oid(text)", "pg_replication_origin_session_setup(text)",
+            "pg_replication_origin_xact_setup(pg_lsn, timestamptz)", "pg_replication_origin_progress(text, boolean)", "pg_replication_origin_session_progress(boolean)",
+        }.Where(f => f != withheld);
+        await PostgresFixture.ExecuteAsync(db.DestinationCluster, db.Name, $"""
+            DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN PASSWORD '{password}';
+            GRANT EXECUTE ON FUNCTION {string.Join(", ", granted)} TO {role};
+            GRANT CREATE ON DATABASE "{db.Name}" TO {role}; GRANT INSERT ON public.marks TO {role};
+            """);
+        try
+        {
+            await using (var limited = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(db.DestinationConnectionString) { Username = role, Password = password }.ConnectionString))
+            {
+                await limited.OpenAsync();
+                await Sync.Engine.Runtime.RealtimeSync.PrepareApplySessionAsync(limited, CancellationToken.None);
+                var checkpoint = await Checkpoint.OpenAsync(limited, task, CancellationToken.None);
+                Assert.False(checkpoint.UsesOrigin);
+                Assert.Null(await checkpoint.ReadAsync(limited, CancellationToken.None));
+                var applier = new ChangeApplier(limited, checkpoint, task.Name, TimeProvider.System);
+                applier.BeginSourceTransaction();
+                await applier.AddAsync(new ApplyStatement("INSERT INTO public.marks VALUES ($1::int) RETURNING 1", ["1"], null!, StatementMeaning.Insert, null, null), CancellationToken.None);
+                applier.EndSourceTransaction(new CommitEvent(new SyncLsn(0x10), new SyncLsn(0x20), DateTimeOffset.UtcNow));
+                await applier.CommitGroupAsync(_ => { }, CancellationToken.None);
+                Assert.Equal(new SyncLsn(0x20), await checkpoint.ReadAsync(limited, CancellationToken.None));
+            }
+            Assert.Equal(1L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM marks"));
+            Assert.Equal(0L, await db.DestinationScalarAsync<long>($"SELECT count(*) FROM pg_replication_origin WHERE roname = '{TaskNaming.OriginName(task)}'"));
+
+            // A later run whose role may use origins starts its new origin from the table's position, not from nothing.
+            var full = new NpgsqlConnection(db.DestinationConnectionString);
+            await full.OpenAsync();
+            await Sync.Engine.Runtime.RealtimeSync.PrepareApplySessionAsync(full, CancellationToken.None);
+            try
+            {
+                var checkpoint = await Checkpoint.OpenAsync(full, task, CancellationToken.None);
+                Assert.True(checkpoint.UsesOrigin);
+                Assert.Equal(new SyncLsn(0x20), await checkpoint.ReadAsync(full, CancellationToken.None));
+            }
+            finally
+            {
+                await DropOriginAsync(full, db, task);
+                await full.DisposeAsync();
+            }
+        }
+        finally
+        {
+            await PostgresFixture.ExecuteAsync(db.DestinationCluster, db.Name, $"DROP OWNED BY {role}; DROP ROLE {role}");
+        }
+    }
+
     /// <summary>Origins are the cluster's, not the database's: dropped from a session of their own, after the applier's ends.</summary>
     private static async Task DropOriginAsync(NpgsqlConnection connection, DatabasePair db, TaskDefinition task)
     {
