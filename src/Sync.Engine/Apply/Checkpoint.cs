@@ -24,7 +24,10 @@ public sealed class Checkpoint
         _carried = carried;
     }
 
-    /// <summary>The table's position, for an origin that has none yet (<see cref="OpenAsync"/>).</summary>
+    /// <summary>
+    /// The position the other store holds (the table's, for an origin checkpoint; the origin's, for a table one), where
+    /// an earlier run of other grants kept it: <see cref="ReadAsync"/> takes the later of the two.
+    /// </summary>
     private readonly SyncLsn? _carried;
 
     public bool UsesOrigin { get; }
@@ -58,44 +61,56 @@ public sealed class Checkpoint
                     await reader.ReadAsync(ct).ConfigureAwait(false);
                     (may, tell) = (reader.GetBoolean(0), reader.GetBoolean(1));
                 }
-                if (!may) return await TableAsync(connection, origin, table, ct).ConfigureAwait(false);
+                if (!may) return await TableAsync(connection, origin, table, ct, await OriginPositionAsync(connection, origin, ct).ConfigureAwait(false)).ConfigureAwait(false);
                 canTell = tell;
             }
             await connection.ExecuteAsync("SELECT pg_replication_origin_create($1) WHERE pg_replication_origin_oid($1) IS NULL", ct, origin).ConfigureAwait(false);
             await connection.ExecuteAsync("SELECT pg_replication_origin_session_setup($1)", ct, origin).ConfigureAwait(false);
-            // A position an earlier run kept in the table (its role could not use an origin then) carries over to the
-            // origin, which has none until its first group: the stream resumes after it, not from the slot's position,
-            // which may be behind it.
-            SyncLsn? carried = null;
-            if (await Schema.HelperSchema.HasTableAsync(connection, table.Name, ct).ConfigureAwait(false)
-                && await connection.ScalarAsync<string?>($"SELECT end_lsn::text FROM {table.Sql}", ct).ConfigureAwait(false) is { } kept
-                && SyncLsn.TryParse(kept, out var keptLsn) && keptLsn.IsValid)
-                carried = keptLsn;
-            return new Checkpoint(origin, table, useOrigin: true, canTell, carried);
+            return new Checkpoint(origin, table, useOrigin: true, canTell, await TablePositionAsync(connection, table, ct).ConfigureAwait(false));
         }
         catch (PostgresException e) when (e.SqlState == "42501")
         {
-            return await TableAsync(connection, origin, table, ct).ConfigureAwait(false);
+            return await TableAsync(connection, origin, table, ct, null).ConfigureAwait(false);
         }
     }
 
+    // A position an earlier run kept in the other store (its role had other grants then) is not lost: the stream
+    // resumes after the later of the two, not from the slot's position, which may be behind both. What this role may
+    // not read is left out.
+    private static async Task<SyncLsn?> TablePositionAsync(NpgsqlConnection connection, QualifiedName table, CancellationToken ct)
+    {
+        if (!await Schema.HelperSchema.HasTableAsync(connection, table.Name, ct).ConfigureAwait(false)) return null;
+        try { return Parse(await connection.ScalarAsync<string?>($"SELECT end_lsn::text FROM {table.Sql}", ct).ConfigureAwait(false)); }
+        catch (PostgresException e) when (e.SqlState == "42501") { return null; }
+    }
+
+    private static async Task<SyncLsn?> OriginPositionAsync(NpgsqlConnection connection, string origin, CancellationToken ct)
+    {
+        try { return Parse(await connection.ScalarAsync<string?>("SELECT pg_replication_origin_progress($1, true)::text", ct, origin).ConfigureAwait(false)); }
+        // No such origin (42704), or the role may not read it.
+        catch (PostgresException e) when (e.SqlState is "42501" or "42704") { return null; }
+    }
+
+    private static SyncLsn? Parse(string? text) => text is not null && SyncLsn.TryParse(text, out var lsn) && lsn.IsValid ? lsn : null;
+
     /// <summary>Whether the role may use every origin function the checkpoint calls, and whether it may ask its session's progress.</summary>
+    /// <remarks>By signature, through to_regprocedure: a function a later release no longer has under it counts as not granted.</remarks>
     private const string GrantsQuery = """
-        SELECT has_function_privilege('pg_catalog.pg_replication_origin_oid(text)', 'EXECUTE')
-           AND has_function_privilege('pg_catalog.pg_replication_origin_create(text)', 'EXECUTE')
-           AND has_function_privilege('pg_catalog.pg_replication_origin_session_setup(text)', 'EXECUTE')
-           AND has_function_privilege('pg_catalog.pg_replication_origin_xact_setup(pg_lsn, timestamp with time zone)', 'EXECUTE')
-           AND has_function_privilege('pg_catalog.pg_replication_origin_progress(text, boolean)', 'EXECUTE'),
-               has_function_privilege('pg_catalog.pg_replication_origin_session_progress(boolean)', 'EXECUTE')
+        SELECT coalesce(has_function_privilege(to_regprocedure('pg_catalog.pg_replication_origin_oid(text)'), 'EXECUTE')
+           AND has_function_privilege(to_regprocedure('pg_catalog.pg_replication_origin_create(text)'), 'EXECUTE')
+           AND has_function_privilege(to_regprocedure('pg_catalog.pg_replication_origin_session_setup(text)'), 'EXECUTE')
+           AND has_function_privilege(to_regprocedure('pg_catalog.pg_replication_origin_xact_setup(pg_lsn, timestamp with time zone)'), 'EXECUTE')
+           AND has_function_privilege(to_regprocedure('pg_catalog.pg_replication_origin_progress(text, boolean)'), 'EXECUTE'), false),
+               coalesce(has_function_privilege(to_regprocedure('pg_catalog.pg_replication_origin_session_progress(boolean)'), 'EXECUTE'), false)
         """;
 
-    private static async Task<Checkpoint> TableAsync(NpgsqlConnection connection, string origin, QualifiedName table, CancellationToken ct)
+    private static async Task<Checkpoint> TableAsync(NpgsqlConnection connection, string origin, QualifiedName table, CancellationToken ct, SyncLsn? carried)
     {
         await Schema.HelperSchema.EnsureAsync(connection, ct).ConfigureAwait(false);
         await connection.ExecuteAsync(
             $"CREATE TABLE IF NOT EXISTS {table.Sql} (id int PRIMARY KEY DEFAULT 1 CHECK (id = 1), end_lsn pg_lsn NOT NULL, commit_time timestamptz, updated_at timestamptz NOT NULL DEFAULT now())",
             ct).ConfigureAwait(false);
-        return new Checkpoint(origin, table, useOrigin: false);
+        return new Checkpoint(origin, table, useOrigin: false, carried: carried);
     }
 
     /// <summary>The end of the last source transaction applied and committed on the destination, if any.</summary>
@@ -106,8 +121,8 @@ public sealed class Checkpoint
             : $"SELECT end_lsn::text FROM {_table.Sql}";
         await using var command = new NpgsqlCommand(sql, connection);
         if (UsesOrigin) command.Parameters.AddWithValue(_origin);
-        var value = await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
-        return value is string text && SyncLsn.TryParse(text, out var lsn) && lsn.IsValid ? lsn : UsesOrigin ? _carried : null;
+        var value = Parse(await command.ExecuteScalarAsync(ct).ConfigureAwait(false) as string);
+        return value is { } own && _carried is { } other ? (own > other ? own : other) : value ?? _carried;
     }
 
     /// <summary>

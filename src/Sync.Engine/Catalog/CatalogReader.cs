@@ -90,7 +90,7 @@ public static class CatalogReader
                     OR (rt.typcategory = 'A' AND EXISTS (SELECT 1 FROM pg_type x WHERE x.oid = rt.typelem
                         AND (x.oid >= 10000 OR x.typtype = 'c' OR x.typname LIKE 'reg%' OR x.typsend = 0 OR x.typreceive = 0)))),
                    t.typlen = -1 AND t.typstorage <> 'p',
-                   co.collname, rt.oid, rt.typtype = 'e'
+                   co.collname, rt.oid, CASE WHEN rt.typtype = 'e' THEN rtn.nspname END, rt.typname
             FROM pg_attribute a
             JOIN pg_class c ON c.oid = a.attrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -99,6 +99,7 @@ public static class CatalogReader
             JOIN pg_type bt ON bt.oid = coalesce(et.oid, t.oid)
             JOIN pg_namespace btn ON btn.oid = bt.typnamespace
             JOIN pg_type rt ON rt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+            JOIN pg_namespace rtn ON rtn.oid = rt.typnamespace
             LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
             LEFT JOIN pg_collation co ON co.oid = a.attcollation
             LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
@@ -121,7 +122,7 @@ public static class CatalogReader
             NeedsTextCopy = r.GetBoolean(13),
             Toastable = r.GetBoolean(14),
             ValueTypeOid = r.GetFieldValue<uint>(16),
-            IsEnum = r.GetBoolean(17),
+            EnumType = r.IsDBNull(17) ? null : new QualifiedName(r.GetString(17), r.GetString(18)),
         }), ct).ConfigureAwait(false)).ToLookup(x => x.Table, x => x.Column);
 
         var constraints = (await ReadListAsync(connection, $"""

@@ -29,8 +29,9 @@ public sealed record ColumnInfo
     public bool NeedsTextCopy { get; init; }
     /// <summary>The type whose binary form the values have: a domain's base type, else the column's type (0 when not read).</summary>
     public uint ValueTypeOid { get; init; }
-    /// <summary>The value type is an enum: its send form is the label, which the destination's enum of that name reads.</summary>
-    public bool IsEnum { get; init; }
+    /// <summary>The enum the values are of (the column's type, or a domain's base type): its send form is the label, which the destination's enum of that name reads.</summary>
+    public QualifiedName? EnumType { get; init; }
+    public bool IsEnum => EnumType is not null;
     /// <summary>Values can be TOASTed (varlena with a storage other than plain).</summary>
     public bool Toastable { get; init; }
 }

@@ -73,6 +73,20 @@ public sealed class ConnectionFactory(ISecretProtector secrets)
         }
     }
 
+    /// <summary>
+    /// Whether a failure is the connection's (it could not be opened, was refused at login, or was lost), not the
+    /// server's answer to a command on it: a command's error (a slot that cannot be made: wal_level, no free slot) is
+    /// classified as what it is, and never reads as "cannot connect".
+    /// </summary>
+    public static bool IsConnectionFailure(Exception e) => e switch
+    {
+        TimeoutException or System.Net.Sockets.SocketException => true,
+        PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("28", StringComparison.Ordinal)
+                                || pg.SqlState.StartsWith("57P", StringComparison.Ordinal) || pg.SqlState is "3D000" or "53300",
+        NpgsqlException => true,
+        _ => false,
+    };
+
     public static SyncException ConnectionError(ServerSide side, EndpointDefinition endpoint, Exception e)
     {
         var info = ErrorClassifier.Classify(e);

@@ -43,7 +43,7 @@ public sealed partial class FullSync(TaskRunContext context)
             // it. Nothing was copied under its snapshot (the slot is recorded before the copy starts), and that
             // snapshot died with its worker: the slot goes, and is made again with a snapshot of its own.
             var slot = TaskNaming.SlotName(task);
-            if (await Stream.PublicationManager.SlotPositionAsync(src, slot, ct).ConfigureAwait(false) is { } left)
+            if (await Stream.PublicationManager.UnrecordedSlotAsync(src, task, slot, ct).ConfigureAwait(false) is { } left)
             {
                 await Stream.PublicationManager.DropSlotAsync(src, slot, ct).ConfigureAwait(false);
                 context.Event(SyncEventKind.Warning, SyncEventLevel.Warning,
@@ -148,7 +148,7 @@ public sealed partial class FullSync(TaskRunContext context)
             // snapshot of their own from a temporary slot, and the stream applies their changes only after its LSN.
             return await SnapshotLease.CreateSlotAsync(replication, TaskNaming.TemporarySlotName(task, Environment.ProcessId % 10000), temporary: true, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        catch (Exception e) when (ConnectionFactory.IsConnectionFailure(e))
         {
             throw ConnectionFactory.ConnectionError(ServerSide.Source, task.Source, e);
         }

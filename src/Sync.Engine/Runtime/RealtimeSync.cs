@@ -58,7 +58,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                 heartbeat = await PublicationManager.EnsureAsync(src, task, scope, halt).ConfigureAwait(false);
                 // A slot of the task's name that its state does not know was made by an attempt killed before it
                 // recorded it, after the publication: the stream starts from it, so nothing changed since is missed.
-                if (await PublicationManager.SlotPositionAsync(src, slot, halt).ConfigureAwait(false) is { } made)
+                if (await PublicationManager.UnrecordedSlotAsync(src, task, slot, halt).ConfigureAwait(false) is { } made)
                 {
                     context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { SlotName = slot, SlotConsistentLsn = made.ToString() } });
                     context.Event(SyncEventKind.Progress, SyncEventLevel.Information,

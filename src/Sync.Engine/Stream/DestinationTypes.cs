@@ -19,30 +19,26 @@ public sealed class DestinationTypes
     /// <summary>No enum known: their columns stream in text.</summary>
     public static DestinationTypes None { get; } = new(new Dictionary<uint, (uint, uint)>());
 
-    /// <summary>For tests: the given source enum OIDs map to these destination OIDs.</summary>
-    public static DestinationTypes Of(IReadOnlyDictionary<uint, (uint Oid, uint ArrayOid)> enums) => new(enums);
-
     /// <summary>The destination's enum and its array type for a source enum, or null when it has none of that name.</summary>
     public (uint Oid, uint ArrayOid)? Enum(uint sourceOid) => _enums.TryGetValue(sourceOid, out var found) ? found : null;
 
     /// <summary>
-    /// Looks up, by the name each enum column has on the destination (schemas mapped as the task maps them), the
-    /// destination's enum behind it: the column's type, or a domain's base type.
+    /// Looks up each enum the columns hold (directly or through a domain) by its name on the destination, its schema
+    /// mapped as the task maps schemas.
     /// </summary>
     public static async Task<DestinationTypes> ReadAsync(NpgsqlConnection destination, TaskScope scope, IEnumerable<ScopedTable> tables, CancellationToken ct)
     {
         var wanted = new Dictionary<uint, string>();
         foreach (var table in tables)
             foreach (var column in table.CopyColumns)
-                if (column is { IsEnum: true, IsArray: false }) wanted.TryAdd(column.ValueTypeOid, SchemaBuilder.ColumnType(scope, column));
+                if (column is { EnumType: { } type, IsArray: false }) wanted.TryAdd(column.ValueTypeOid, new QualifiedName(scope.MapSchema(type.Schema), type.Name).Sql);
         if (wanted.Count == 0) return None;
         var sources = wanted.Keys.ToArray();
         await using var command = new NpgsqlCommand("""
-            SELECT w.ord, b.oid, b.typarray
+            SELECT w.ord, t.oid, t.typarray
             FROM unnest($1::text[]) WITH ORDINALITY AS w(name, ord)
             JOIN pg_type t ON t.oid = to_regtype(w.name)
-            JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
-            WHERE b.typtype = 'e'
+            WHERE t.typtype = 'e'
             """, destination);
         command.Parameters.AddWithValue(sources.Select(s => wanted[s]).ToArray());
         var found = new Dictionary<uint, (uint, uint)>();

@@ -41,14 +41,29 @@ public static class PublicationManager
         await source.ScalarAsync<long>("SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", ct, slot).ConfigureAwait(false) > 0;
 
     /// <summary>
-    /// The position the slot has confirmed (for a slot never streamed from, where it was made), or null when the
-    /// source has no slot of that name. A worker killed between the server making the task's slot and recording it
-    /// leaves one that the task's state does not know.
+    /// A slot of the task's name that its state does not know, left by a worker killed between the server making it and
+    /// the worker recording it: where it was made (its confirmed position, for a slot never streamed from), or null when
+    /// the source has none. One still being made or still held by the killed worker's walsender is busy (retried); one
+    /// of this name in another database or for another plugin is not the task's, and is left alone.
     /// </summary>
-    public static async Task<SyncLsn?> SlotPositionAsync(NpgsqlConnection source, string slot, CancellationToken ct) =>
-        await source.ScalarAsync<string?>("SELECT coalesce(confirmed_flush_lsn, restart_lsn, '0/0')::text FROM pg_replication_slots WHERE slot_name = $1", ct, slot).ConfigureAwait(false) is { } lsn
-            ? SyncLsn.Parse(lsn)
-            : null;
+    public static async Task<SyncLsn?> UnrecordedSlotAsync(NpgsqlConnection source, TaskDefinition task, string slot, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT database = current_database() AND plugin = 'pgoutput', active_pid, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", source);
+        command.Parameters.AddWithValue(slot);
+        await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        if (!await reader.ReadAsync(ct).ConfigureAwait(false)) return null;
+        if (reader.IsDBNull(0) || !reader.GetBoolean(0))
+            throw new Diagnostics.SyncException(Diagnostics.ErrorIds.ServerError, Diagnostics.SyncErrorCategory.ResourceExists,
+                $"Task '{task.Name}' cannot make its replication slot {slot} on the source {task.Source}: a slot of that name exists for another database or plugin, and it is not this task's. " +
+                $"Drop it (SELECT pg_drop_replication_slot('{slot}')) if nobody uses it, or remove this task and create it again (its slot then gets another name).", task.Name);
+        if (!reader.IsDBNull(1) || reader.IsDBNull(2))
+            throw new Diagnostics.SyncException(Diagnostics.ErrorIds.ServerError, Diagnostics.SyncErrorCategory.ResourceBusy,
+                $"Task '{task.Name}': replication slot {slot} on the source, made by an earlier attempt that ended before recording it, is " +
+                (reader.IsDBNull(1) ? "not finished yet" : $"still held by source process {reader.GetInt32(1)} (the walsender of that attempt)") + "; retrying.",
+                task.Name, retriable: true);
+        return SyncLsn.Parse(reader.GetString(2));
+    }
 
     /// <summary>Drops a slot, waiting up to 5 s for the walsender of a killed or terminated client to let go of it.</summary>
     public static async Task DropSlotAsync(NpgsqlConnection source, string slot, CancellationToken ct)

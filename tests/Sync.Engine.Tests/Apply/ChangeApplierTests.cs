@@ -635,7 +635,8 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
             Assert.Equal(1L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM marks"));
             Assert.Equal(0L, await db.DestinationScalarAsync<long>($"SELECT count(*) FROM pg_replication_origin WHERE roname = '{TaskNaming.OriginName(task)}'"));
 
-            // A later run whose role may use origins starts its new origin from the table's position, not from nothing.
+            // A later run whose role may use origins starts its new origin from the table's position, not from nothing,
+            // and records there from then on.
             var full = new NpgsqlConnection(db.DestinationConnectionString);
             await full.OpenAsync();
             await Sync.Engine.Runtime.RealtimeSync.PrepareApplySessionAsync(full, CancellationToken.None);
@@ -644,6 +645,20 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
                 var checkpoint = await Checkpoint.OpenAsync(full, task, CancellationToken.None);
                 Assert.True(checkpoint.UsesOrigin);
                 Assert.Equal(new SyncLsn(0x20), await checkpoint.ReadAsync(full, CancellationToken.None));
+                var applier = new ChangeApplier(full, checkpoint, task.Name, TimeProvider.System);
+                applier.BeginSourceTransaction();
+                await applier.AddAsync(new ApplyStatement("INSERT INTO public.marks VALUES ($1::int) RETURNING 1", ["2"], null!, StatementMeaning.Insert, null, null), CancellationToken.None);
+                applier.EndSourceTransaction(new CommitEvent(new SyncLsn(0x30), new SyncLsn(0x40), DateTimeOffset.UtcNow));
+                await applier.CommitGroupAsync(_ => { }, CancellationToken.None);
+                await full.CloseAsync();
+
+                // And the limited role again, back on the table: the origin's later position counts where it may read it.
+                await using var limited = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(db.DestinationConnectionString) { Username = role, Password = password }.ConnectionString);
+                await limited.OpenAsync();
+                await Sync.Engine.Runtime.RealtimeSync.PrepareApplySessionAsync(limited, CancellationToken.None);
+                var again = await Checkpoint.OpenAsync(limited, task, CancellationToken.None);
+                Assert.False(again.UsesOrigin);
+                Assert.Equal(label == "record" ? new SyncLsn(0x40) : new SyncLsn(0x20), await again.ReadAsync(limited, CancellationToken.None));
             }
             finally
             {

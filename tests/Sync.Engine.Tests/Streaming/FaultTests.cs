@@ -84,9 +84,53 @@ public sealed class FaultTests(PostgresFixture postgres) : IDisposable
         var messages = _temp.Store.ReadEvents("fault-slot").Select(e => e.Event.Message).ToList();
         Assert.Contains(messages, m => m.Contains(slot, StringComparison.Ordinal) && m.Contains("an earlier attempt", StringComparison.Ordinal)
             && m.Contains(mode == SyncTaskMode.FullIncremental ? "dropped" : "streams from it", StringComparison.Ordinal));
-        await harness.StopAsync();
+        Assert.Equal(0, await harness.StopAsync());
         Assert.Equal(SyncTaskStatus.Completed, service.Get("fault-slot").State.Status);
         Assert.Equal(0L, await db.SourceScalarAsync<long>($"SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE '{slot}%'"));
+    }
+
+    /// <summary>
+    /// The killed attempt's walsender can hold its slot a while longer: the next worker neither drops nor adopts a slot
+    /// in use. It retries, saying why, and goes on once the slot is let go.
+    /// </summary>
+    [Fact]
+    public async Task AnUnrecordedSlotStillHeldByItsWalsenderIsWaitedFor()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items VALUES (1, 'before')");
+        var service = new TaskService(_temp.Store);
+        var task = service.Create("fault-held", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental });
+        var slot = TaskNaming.SlotName(task.Definition);
+        var publication = TaskNaming.PublicationName(task.Definition);
+        await db.OnSourceAsync($"CREATE PUBLICATION {publication} FOR TABLE items");
+        await db.OnSourceAsync($"SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput')");
+        // The killed attempt's walsender, still streaming from the slot.
+        var holder = new Npgsql.Replication.LogicalReplicationConnection(db.SourceConnectionString);
+        await holder.Open();
+        using var stopHolding = new CancellationTokenSource();
+        var holding = Task.Run(async () =>
+        {
+            try { await foreach (var _ in new Sync.Engine.Stream.PgOutputReader(holder, slot, publication, messages: false).ReadAsync(null, stopHolding.Token, () => ValueTask.CompletedTask)) { } }
+            catch (OperationCanceledException) { }
+        });
+        await TestTasks.WaitUntilAsync(() => db.SourceScalarAsync<bool>($"SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'"), TimeSpan.FromSeconds(30), "the slot to be held");
+
+        await using var harness = new StreamingHarness(service, db, "fault-held");
+        var starting = harness.StartAsync();
+        await TestTasks.WaitUntilAsync(() => _temp.Store.ReadEvents("fault-held").Any(e => e.Event.Kind == Sync.SyncEventKind.Retry
+                && e.Event.Message.Contains($"replication slot {slot} on the source, made by an earlier attempt that ended before recording it, is still held by source process", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(60), () => $"the held slot to be retried; {Describe(service, "fault-held")}");
+        Assert.Equal(1L, await db.SourceScalarAsync<long>($"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"));
+        await stopHolding.CancelAsync();
+        await holding;
+        await holder.DisposeAsync();
+
+        await starting;
+        await db.OnSourceAsync("INSERT INTO items VALUES (2, 'streamed')");
+        await harness.CatchUpAsync();
+        await harness.AssertEqualAsync();
+        Assert.Equal(0, await harness.StopAsync());
     }
 
     /// <summary>What a timed-out wait saw: the task's state, its last events and the end of its worker's log.</summary>

@@ -76,7 +76,7 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
         {
             lease = await SnapshotLease.CreateSlotAsync(replication, TaskNaming.TemporarySlotName(task, 5000 + Environment.ProcessId % 5000), temporary: true, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        catch (Exception e) when (ConnectionFactory.IsConnectionFailure(e))
         {
             throw ConnectionFactory.ConnectionError(ServerSide.Source, task.Source, e);
         }
