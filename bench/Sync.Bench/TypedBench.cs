@@ -108,9 +108,17 @@ internal static class TypedBench
         await service.StartAsync("bench-typed", worker, [], CancellationToken.None);
         await service.WaitAsync("bench-typed", WaitCondition.CaughtUp, TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(1), null, CancellationToken.None);
         var slot = TaskNaming.SlotName(service.Get("bench-typed").Definition);
+        var resumedAt = DateTimeOffset.MaxValue;
         var (transactions, drain) = await BacklogAsync(name, source, target, db, slot, seconds, clients, script,
             () => service.RequestStopAsync("bench-typed", ControlAction.Pause, wait: true, CancellationToken.None),
-            () => service.ResumeAsync("bench-typed", worker, CancellationToken.None));
+            () =>
+            {
+                resumedAt = DateTimeOffset.UtcNow;
+                return service.ResumeAsync("bench-typed", worker, CancellationToken.None);
+            });
+        // How long the resumed worker took to start streaming: part of the drain's time.
+        if (service.Store.ReadEvents("bench-typed").Select(e => e.Event).FirstOrDefault(e => e.Time >= resumedAt && e.Message.StartsWith("Streaming from slot", StringComparison.Ordinal)) is { } streaming)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: the resumed worker started streaming {(streaming.Time - resumedAt).TotalSeconds:0.000} s after the resume."));
         var workerCpu = CpuSeconds(service.Get("bench-typed").State.Worker?.ProcessId ?? 0);
         var backendCpu = CpuSeconds(await ScalarAsync<int>(target, db, "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE application_name = 'sync:bench-typed:apply'"));
         var cpu = workerCpu + backendCpu;
