@@ -174,6 +174,7 @@ public sealed class CmdletSurfaceTests
         var parameter = CmdletInfo.Get(cmdlet).Parameters.Single(p => p.Name == "StreamFormat");
         Assert.Equal(typeof(StreamFormatOption), parameter.Property.PropertyType);
         Assert.False(parameter.Mandatory);
+        Assert.Equal(["Auto", "Text"], Enum.GetNames<StreamFormatOption>());
         Assert.Equal(typeof(StreamFormatOption), typeof(SyncTask).GetProperty(nameof(SyncTask.StreamFormat))!.PropertyType);
     }
 

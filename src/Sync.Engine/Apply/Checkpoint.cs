@@ -45,6 +45,8 @@ public sealed class Checkpoint
     {
         var origin = TaskNaming.OriginName(task);
         var table = new QualifiedName(TaskNaming.HelperSchema, TaskNaming.CheckpointTable(task));
+        // Whether the role may read the origin's position (before 14, only a superuser may, who got the origin).
+        var mayRead = false;
         try
         {
             // Before PostgreSQL 14 the origin functions are a superuser's, all or none (a failed call says so). From 14
@@ -59,9 +61,9 @@ public sealed class Checkpoint
                 await using (var reader = await grants.ExecuteReaderAsync(ct).ConfigureAwait(false))
                 {
                     await reader.ReadAsync(ct).ConfigureAwait(false);
-                    (may, tell) = (reader.GetBoolean(0), reader.GetBoolean(1));
+                    (may, tell, mayRead) = (reader.GetBoolean(0), reader.GetBoolean(1), reader.GetBoolean(2));
                 }
-                if (!may) return await TableAsync(connection, origin, table, ct, await OriginPositionAsync(connection, origin, ct).ConfigureAwait(false)).ConfigureAwait(false);
+                if (!may) return await TableAsync(connection, origin, table, ct, mayRead ? await OriginPositionAsync(connection, origin, ct).ConfigureAwait(false) : null).ConfigureAwait(false);
                 canTell = tell;
             }
             await connection.ExecuteAsync("SELECT pg_replication_origin_create($1) WHERE pg_replication_origin_oid($1) IS NULL", ct, origin).ConfigureAwait(false);
@@ -70,7 +72,7 @@ public sealed class Checkpoint
         }
         catch (PostgresException e) when (e.SqlState == "42501")
         {
-            return await TableAsync(connection, origin, table, ct, null).ConfigureAwait(false);
+            return await TableAsync(connection, origin, table, ct, mayRead ? await OriginPositionAsync(connection, origin, ct).ConfigureAwait(false) : null).ConfigureAwait(false);
         }
     }
 
@@ -93,7 +95,7 @@ public sealed class Checkpoint
 
     private static SyncLsn? Parse(string? text) => text is not null && SyncLsn.TryParse(text, out var lsn) && lsn.IsValid ? lsn : null;
 
-    /// <summary>Whether the role may use every origin function the checkpoint calls, and whether it may ask its session's progress.</summary>
+    /// <summary>Whether the role may use every origin function the checkpoint calls, whether it may ask its session's progress, and whether it may read an origin's.</summary>
     /// <remarks>By signature, through to_regprocedure: a function a later release no longer has under it counts as not granted.</remarks>
     private const string GrantsQuery = """
         SELECT coalesce(has_function_privilege(to_regprocedure('pg_catalog.pg_replication_origin_oid(text)'), 'EXECUTE')
@@ -101,7 +103,8 @@ public sealed class Checkpoint
            AND has_function_privilege(to_regprocedure('pg_catalog.pg_replication_origin_session_setup(text)'), 'EXECUTE')
            AND has_function_privilege(to_regprocedure('pg_catalog.pg_replication_origin_xact_setup(pg_lsn, timestamp with time zone)'), 'EXECUTE')
            AND has_function_privilege(to_regprocedure('pg_catalog.pg_replication_origin_progress(text, boolean)'), 'EXECUTE'), false),
-               coalesce(has_function_privilege(to_regprocedure('pg_catalog.pg_replication_origin_session_progress(boolean)'), 'EXECUTE'), false)
+               coalesce(has_function_privilege(to_regprocedure('pg_catalog.pg_replication_origin_session_progress(boolean)'), 'EXECUTE'), false),
+               coalesce(has_function_privilege(to_regprocedure('pg_catalog.pg_replication_origin_progress(text, boolean)'), 'EXECUTE'), false)
         """;
 
     private static async Task<Checkpoint> TableAsync(NpgsqlConnection connection, string origin, QualifiedName table, CancellationToken ct, SyncLsn? carried)

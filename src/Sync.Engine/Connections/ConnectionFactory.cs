@@ -87,6 +87,20 @@ public sealed class ConnectionFactory(ISecretProtector secrets)
         _ => false,
     };
 
+    /// <summary>
+    /// The source's refusal to make a replication slot, named with the source and the slot. A name still taken (an
+    /// earlier attempt's temporary slot, whose walsender has not ended yet) is retried; the rest are classified as
+    /// their SQLSTATE says.
+    /// </summary>
+    public static SyncException SlotRefused(EndpointDefinition endpoint, string slot, PostgresException refusal, string? target)
+    {
+        var info = ErrorClassifier.Classify(refusal, target);
+        var busy = refusal.SqlState is "42710" or "55006";
+        return new SyncException(info.ErrorId, busy ? SyncErrorCategory.ResourceBusy : info.Category,
+            $"The source {endpoint} did not make replication slot {slot}: {info.Message}" + (busy ? " An earlier attempt's slot of that name is still in place; retrying." : ""),
+            target, busy || info.Retriable, refusal, refusal.SqlState);
+    }
+
     public static SyncException ConnectionError(ServerSide side, EndpointDefinition endpoint, Exception e)
     {
         var info = ErrorClassifier.Classify(e);

@@ -132,6 +132,7 @@ public sealed partial class FullSync(TaskRunContext context)
 
     private async Task<SnapshotLease> OpenSnapshotAsync(TaskDefinition task, NpgsqlDataSource source, ConnectionFactory factory, TaskState state, CancellationToken ct)
     {
+        string? temporary = null;
         try
         {
             if (task.Mode == SyncTaskMode.Full) return await SnapshotLease.ExportAsync(source, ct).ConfigureAwait(false);
@@ -146,11 +147,16 @@ public sealed partial class FullSync(TaskRunContext context)
             }
             // The task's slot exists and keeps its position for the tables already copied; tables copied now get a
             // snapshot of their own from a temporary slot, and the stream applies their changes only after its LSN.
-            return await SnapshotLease.CreateSlotAsync(replication, TaskNaming.TemporarySlotName(task, Environment.ProcessId % 10000), temporary: true, ct).ConfigureAwait(false);
+            temporary = TaskNaming.TemporarySlotName(task, Environment.ProcessId % 10000);
+            return await SnapshotLease.CreateSlotAsync(replication, temporary, temporary: true, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (ConnectionFactory.IsConnectionFailure(e))
         {
             throw ConnectionFactory.ConnectionError(ServerSide.Source, task.Source, e);
+        }
+        catch (PostgresException e) when (task.Mode != SyncTaskMode.Full)
+        {
+            throw ConnectionFactory.SlotRefused(task.Source, temporary ?? TaskNaming.SlotName(task), e, task.Name);
         }
     }
 

@@ -48,8 +48,9 @@ public static class PublicationManager
     /// </summary>
     public static async Task<SyncLsn?> UnrecordedSlotAsync(NpgsqlConnection source, TaskDefinition task, string slot, CancellationToken ct)
     {
+        var lost = source.PostgreSqlVersion.Major >= 13 ? "wal_status = 'lost'" : "false";
         await using var command = new NpgsqlCommand(
-            "SELECT database = current_database() AND plugin = 'pgoutput', active_pid, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", source);
+            $"SELECT database = current_database() AND plugin = 'pgoutput', active_pid, confirmed_flush_lsn::text, {lost} FROM pg_replication_slots WHERE slot_name = $1", source);
         command.Parameters.AddWithValue(slot);
         await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
         if (!await reader.ReadAsync(ct).ConfigureAwait(false)) return null;
@@ -62,6 +63,10 @@ public static class PublicationManager
                 $"Task '{task.Name}': replication slot {slot} on the source, made by an earlier attempt that ended before recording it, is " +
                 (reader.IsDBNull(1) ? "not finished yet" : $"still held by source process {reader.GetInt32(1)} (the walsender of that attempt)") + "; retrying.",
                 task.Name, retriable: true);
+        if (reader.GetBoolean(3))
+            throw new Diagnostics.SyncException(Diagnostics.ErrorIds.ReplicationSlotMissing, Diagnostics.SyncErrorCategory.ObjectNotFound,
+                $"Task '{task.Name}': replication slot {slot} on the source, made by an earlier attempt that ended before recording it, has lost the WAL it needs (max_slot_wal_keep_size). " +
+                $"Drop it (SELECT pg_drop_replication_slot('{slot}')) and start the task again.", task.Name);
         return SyncLsn.Parse(reader.GetString(2));
     }
 

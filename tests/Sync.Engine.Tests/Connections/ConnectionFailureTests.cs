@@ -33,13 +33,23 @@ public sealed class ConnectionFailureTests
         Assert.False(ConnectionFactory.IsConnectionFailure(new InvalidOperationException()));
     }
 
-    /// <summary>A slot that cannot be made for lack of logical decoding fails the task with the server's words, not as "cannot connect" retried for hours.</summary>
+    /// <summary>
+    /// A slot the source would not make names the source and the slot. A name still taken (an earlier attempt's
+    /// temporary slot) is retried; a refusal for the server's settings fails with the server's words, not as "cannot
+    /// connect" retried for hours.
+    /// </summary>
     [Fact]
-    public void ASlotRefusedForTheServersSettingsIsClassifiedAsWhatItIs()
+    public void ASlotTheSourceWouldNotMakeNamesItAndIsRetriedOnlyWhenItsNameIsStillTaken()
     {
-        var info = ErrorClassifier.Classify(Server("55000", "logical decoding requires wal_level >= logical"));
-        Assert.False(info.Retriable);
-        Assert.DoesNotContain("connect", info.Message, StringComparison.OrdinalIgnoreCase);
-        Assert.Contains("wal_level", info.Message, StringComparison.Ordinal);
+        var endpoint = new Sync.Engine.Tasks.EndpointDefinition { Host = "db1", Port = 5433, Database = "shop", Username = "sync" };
+        var taken = ConnectionFactory.SlotRefused(endpoint, "sync_t_ab_t42", Server("42710", "replication slot \"sync_t_ab_t42\" already exists"), "t");
+        Assert.True(taken.Retriable);
+        Assert.Equal(SyncErrorCategory.ResourceBusy, taken.Category);
+        Assert.Contains("sync_t_ab_t42", taken.Message, StringComparison.Ordinal);
+        Assert.Contains("db1", taken.Message, StringComparison.Ordinal);
+        var settings = ConnectionFactory.SlotRefused(endpoint, "sync_t_ab", Server("55000", "logical decoding requires wal_level >= logical"), "t");
+        Assert.False(settings.Retriable);
+        Assert.Contains("wal_level", settings.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("connect", settings.Message, StringComparison.OrdinalIgnoreCase);
     }
 }

@@ -115,18 +115,23 @@ public sealed class FaultTests(PostgresFixture postgres) : IDisposable
             catch (OperationCanceledException) { }
         });
         await TestTasks.WaitUntilAsync(() => db.SourceScalarAsync<bool>($"SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'"), TimeSpan.FromSeconds(30), "the slot to be held");
+        var holderPid = await db.SourceScalarAsync<int>($"SELECT active_pid FROM pg_replication_slots WHERE slot_name = '{slot}'");
 
         await using var harness = new StreamingHarness(service, db, "fault-held");
         var starting = harness.StartAsync();
         await TestTasks.WaitUntilAsync(() => _temp.Store.ReadEvents("fault-held").Any(e => e.Event.Kind == Sync.SyncEventKind.Retry
                 && e.Event.Message.Contains($"replication slot {slot} on the source, made by an earlier attempt that ended before recording it, is still held by source process", StringComparison.Ordinal)),
             TimeSpan.FromSeconds(60), () => $"the held slot to be retried; {Describe(service, "fault-held")}");
-        Assert.Equal(1L, await db.SourceScalarAsync<long>($"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"));
+        // Neither dropped nor taken: the holder still streams from it.
+        Assert.Equal(holderPid, await db.SourceScalarAsync<int>($"SELECT coalesce(active_pid, 0) FROM pg_replication_slots WHERE slot_name = '{slot}'"));
+        Assert.False(holding.IsCompleted);
         await stopHolding.CancelAsync();
         await holding;
         await holder.DisposeAsync();
 
         await starting;
+        Assert.Contains(_temp.Store.ReadEvents("fault-held"), e => e.Event.Message.Contains($"Replication slot {slot} on the source", StringComparison.Ordinal)
+            && e.Event.Message.Contains("so it was dropped and is made again", StringComparison.Ordinal));
         await db.OnSourceAsync("INSERT INTO items VALUES (2, 'streamed')");
         await harness.CatchUpAsync();
         await harness.AssertEqualAsync();

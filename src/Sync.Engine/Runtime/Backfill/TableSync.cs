@@ -72,13 +72,18 @@ public sealed partial class TableSync(TaskRunContext context, BackfillCoordinato
         await coordinator.FreezeAsync(names, ct).ConfigureAwait(false);
         var replication = factory.Build(task.Source, $"sync:{task.Name}:backfill", replication: true).ConnectionString;
         SnapshotLease lease;
+        var temporary = TaskNaming.TemporarySlotName(task, 5000 + Environment.ProcessId % 5000);
         try
         {
-            lease = await SnapshotLease.CreateSlotAsync(replication, TaskNaming.TemporarySlotName(task, 5000 + Environment.ProcessId % 5000), temporary: true, ct).ConfigureAwait(false);
+            lease = await SnapshotLease.CreateSlotAsync(replication, temporary, temporary: true, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (ConnectionFactory.IsConnectionFailure(e))
         {
             throw ConnectionFactory.ConnectionError(ServerSide.Source, task.Source, e);
+        }
+        catch (PostgresException e)
+        {
+            throw ConnectionFactory.SlotRefused(task.Source, temporary, e, task.Name);
         }
         await using (lease.ConfigureAwait(false))
         {
