@@ -194,11 +194,7 @@ internal static partial class IncrementalBench
         await CheckpointAsync(source, target);
         var drain = Stopwatch.StartNew();
         await start();
-        while (await ScalarAsync<bool>(source, db, $"SELECT coalesce(confirmed_flush_lsn, '0/0') < '{endLsn}'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'"))
-        {
-            if (drain.Elapsed > TimeSpan.FromMinutes(30)) throw new TimeoutException($"{name} did not drain its backlog");
-            await Task.Delay(50);
-        }
+        await WaitConfirmedAsync(source, db, slot, endLsn, $"{name} did not drain its backlog");
         var drainSeconds = drain.Elapsed.TotalSeconds;
         // The follower's processes were started for the drain (a new worker; a re-enabled apply worker): their CPU is the drain's.
         var cpu = await followerCpu();
@@ -264,11 +260,7 @@ internal static partial class IncrementalBench
         var sourceTps = double.Parse(TpsRegex().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
         var endLsn = await ScalarAsync<string>(source, db, "SELECT pg_current_wal_lsn()::text");
         var catchUp = Stopwatch.StartNew();
-        while (await ScalarAsync<bool>(source, db, $"SELECT coalesce(confirmed_flush_lsn, '0/0') < '{endLsn}'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'"))
-        {
-            if (catchUp.Elapsed > TimeSpan.FromMinutes(30)) throw new TimeoutException($"{name} did not catch up");
-            await Task.Delay(50);
-        }
+        await WaitConfirmedAsync(source, db, slot, endLsn, $"{name} did not catch up");
         var catchUpSeconds = catchUp.Elapsed.TotalSeconds;
         var liveCpu = await followerCpu() - cpuBefore;
         for (var i = 0; i < processes.Length; i++)

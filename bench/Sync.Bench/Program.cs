@@ -66,6 +66,17 @@ namespace Sync.Bench
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return 0; }
     }
 
+        /// <summary>Waits until the follower's slot has confirmed <paramref name="endLsn"/>: everything written up to it is applied.</summary>
+        public static async Task WaitConfirmedAsync(PostgresCluster source, string database, string slot, string endLsn, string what)
+        {
+            var clock = Stopwatch.StartNew();
+            while (await ScalarAsync<bool>(source, database, $"SELECT coalesce(confirmed_flush_lsn, '0/0') < '{endLsn}'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'"))
+            {
+                if (clock.Elapsed > TimeSpan.FromMinutes(30)) throw new TimeoutException($"{what} within 30 minutes");
+                await Task.Delay(50);
+            }
+        }
+
         /// <summary>pgbench's count of the transactions it ran.</summary>
         [System.Text.RegularExpressions.GeneratedRegex(@"number of transactions actually processed: (\d+)")]
         public static partial System.Text.RegularExpressions.Regex TransactionsRegex();

@@ -166,11 +166,7 @@ internal static class TypedBench
         await ExecuteAsync(target, "postgres", "CHECKPOINT");
         var drain = Stopwatch.StartNew();
         await start();
-        while (await ScalarAsync<bool>(source, db, $"SELECT coalesce(confirmed_flush_lsn, '0/0') < '{endLsn}'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'"))
-        {
-            if (drain.Elapsed > TimeSpan.FromMinutes(30)) throw new TimeoutException($"{name} did not drain its backlog");
-            await Task.Delay(50);
-        }
+        await WaitConfirmedAsync(source, db, slot, endLsn, $"{name} did not drain its backlog");
         var seconds2 = drain.Elapsed.TotalSeconds;
         // A new walsender serves the restarted follower: all its CPU is the drain's.
         var walsender = CpuSeconds(await ScalarAsync<int>(source, db, $"SELECT coalesce(max(active_pid), 0) FROM pg_replication_slots WHERE slot_name = '{slot}'"));

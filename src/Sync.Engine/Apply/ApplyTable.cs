@@ -24,6 +24,7 @@ public sealed class ApplyTable
         BinaryTypes = new uint[relation.Columns.Count];
         BinaryArrayTypes = new uint[relation.Columns.Count];
         Labels = new bool[relation.Columns.Count];
+        UnknownEnums = new bool[relation.Columns.Count];
         for (var i = 0; i < relation.Columns.Count; i++)
         {
             if (!columns.TryGetValue(relation.Columns[i], out var column) || column.Generated is not null) continue;
@@ -34,6 +35,7 @@ public sealed class ApplyTable
             var typeUnchanged = i >= relation.TypeOids.Count || relation.TypeOids[i] == column.TypeOid;
             if (typeUnchanged && StreamFormat.BinaryType(column, types) is { } binary) (BinaryTypes[i], BinaryArrayTypes[i]) = binary;
             Labels[i] = column.IsEnum;
+            UnknownEnums[i] = typeUnchanged && column is { IsEnum: true, IsArray: false, NeedsTextCopy: false } && BinaryTypes[i] == 0;
         }
         Overriding = IdentityAlways.Any(x => x) ? " OVERRIDING SYSTEM VALUE" : "";
         var primaryKey = table.Source.PrimaryKey?.Columns;
@@ -61,6 +63,8 @@ public sealed class ApplyTable
     public uint[] BinaryArrayTypes { get; }
     /// <summary>Enum columns, whose binary form is the label's text.</summary>
     private bool[] Labels { get; }
+    /// <summary>Enum columns whose enum the stream did not look up on the destination when it started (their table joined the stream since).</summary>
+    private bool[] UnknownEnums { get; }
     /// <summary>GENERATED ALWAYS identity columns: inserts carry the source's value with OVERRIDING SYSTEM VALUE.</summary>
     public bool[] IdentityAlways { get; }
     public string Overriding { get; }
@@ -96,6 +100,12 @@ public sealed class ApplyTable
         if (!value.IsBinary) return value;
         var type = BinaryTypes[column];
         if (type != 0) return value.WithType(type);
+        // An enum the stream did not look up when it started: the next start looks it up (and streams in text if the
+        // destination has none of that name), so this restart does not keep the stream in text.
+        if (UnknownEnums[column])
+            throw new SyncException(ErrorIds.StreamOutOfStep, SyncErrorCategory.InvalidData,
+                $"The stream restarts to look up the destination's enum for column {Relation.Columns[column]} of {Table.Name} (type {Table.Columns.First(c => c.Name == Relation.Columns[column]).TypeText}), which joined the stream after it started.",
+                Table.Name.ToString(), retriable: true);
         var why = $"column {Relation.Columns[column]} of {Table.Name} (type {Table.Columns.FirstOrDefault(c => c.Name == Relation.Columns[column])?.TypeText ?? "changed on the source"}) came in binary form, which cannot be sent to the destination by type";
         throw StreamFormat.TextRestart(why, Table.Name.ToString());
     }

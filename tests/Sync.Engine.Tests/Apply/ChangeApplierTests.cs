@@ -429,19 +429,26 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
     public async Task ABinaryValueTheDestinationRefusesRestartsTheStreamInText(bool setMode, bool tooShort)
     {
         await using var db = await postgres.CreateDatabasesAsync($"{nameof(ABinaryValueTheDestinationRefusesRestartsTheStreamInText)}{setMode}{tooShort}");
-        const string Table = "CREATE TABLE items (id int PRIMARY KEY, n int, v text); CREATE TYPE mood AS ENUM ('ok'); CREATE TABLE moods (id int PRIMARY KEY, m mood)";
+        const string Table = "CREATE TABLE items (id int PRIMARY KEY, n int, v text); CREATE TYPE mood AS ENUM ('ok'); CREATE TABLE moods (id int PRIMARY KEY, m mood, ms mood[])";
         await db.OnSourceAsync(Table);
         await db.OnDestinationAsync(Table);
         var task = new TaskService(_temp.Store).Create($"applier-refused-{(setMode ? 2 : 1)}{(tooShort ? "s" : "")}", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name)).Definition;
         var tables = await ApplyTablesAsync(db, task,
             new RelationEvent(7, "public", "items", ["id", "n", "v"], [true, false, false], FullIdentity: false) { TypeOids = [23, 23, 25] },
-            new RelationEvent(8, "public", "moods", ["id", "m"], [true, false], FullIdentity: false));
-        Assert.Equal([23u, 0u], tables[1].BinaryTypes);
-        var enumInBinary = Assert.Throws<SyncException>(() => StatementBuilder.For(tables[1],
-            new RowEvent(RowChangeKind.Insert, 8, null, false, [ColumnValue.FromBinary(Int4(1)), ColumnValue.FromBinary("ok"u8.ToArray())], [false, false]), ConflictPolicy.Fail));
-        Assert.True(enumInBinary.Retriable);
-        Assert.StartsWith("The stream restarts in text format: column m of public.moods (type public.mood) came in binary form", enumInBinary.Message);
-        Assert.NotNull(enumInBinary.Data[StreamFormat.TextRestartKey]);
+            new RelationEvent(8, "public", "moods", ["id", "m", "ms"], [true, false, false], FullIdentity: false));
+        Assert.Equal([23u, 0u, 0u], tables[1].BinaryTypes);
+        // An enum the stream did not look up when it started: a restart that looks it up, not one into text.
+        var unknownEnum = Assert.Throws<SyncException>(() => StatementBuilder.For(tables[1],
+            new RowEvent(RowChangeKind.Insert, 8, null, false, [ColumnValue.FromBinary(Int4(1)), ColumnValue.FromBinary("ok"u8.ToArray()), ColumnValue.Null], [false, false, false]), ConflictPolicy.Fail));
+        Assert.True(unknownEnum.Retriable);
+        Assert.StartsWith("The stream restarts to look up the destination's enum for column m of public.moods (type public.mood)", unknownEnum.Message);
+        Assert.False(unknownEnum.Data.Contains(StreamFormat.TextRestartKey));
+        // An array of it in binary form cannot be sent at all: the stream restarts in text.
+        var arrayInBinary = Assert.Throws<SyncException>(() => StatementBuilder.For(tables[1],
+            new RowEvent(RowChangeKind.Insert, 8, null, false, [ColumnValue.FromBinary(Int4(1)), ColumnValue.Null, ColumnValue.FromBinary([0, 0, 0, 0])], [false, false, false]), ConflictPolicy.Fail));
+        Assert.True(arrayInBinary.Retriable);
+        Assert.StartsWith("The stream restarts in text format: column ms of public.moods (type public.mood[]) came in binary form", arrayInBinary.Message);
+        Assert.NotNull(arrayInBinary.Data[StreamFormat.TextRestartKey]);
 
         await using var session = await BinaryApplySessionAsync(db);
         var connection = session.Connection;
