@@ -27,6 +27,7 @@ public static class ErrorIds
     public const string PrecheckFailed = nameof(PrecheckFailed);
     public const string ReplicationSlotMissing = nameof(ReplicationSlotMissing);
     public const string StreamOutOfStep = nameof(StreamOutOfStep);
+    public const string CheckpointAheadOfSource = nameof(CheckpointAheadOfSource);
     public const string SpoolWriteFailed = nameof(SpoolWriteFailed);
     public const string CheckpointCorrupt = nameof(CheckpointCorrupt);
     public const string ApplyConflict = nameof(ApplyConflict);

@@ -104,6 +104,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         var replicaRole = await PrepareApplySessionAsync(destination, halt).ConfigureAwait(false);
         var checkpoint = await Checkpoint.OpenAsync(destination, task, halt).ConfigureAwait(false);
         var resumeAt = await checkpoint.ReadAsync(destination, halt).ConfigureAwait(false);
+        if (resumeAt is { } recorded) await RefuseCheckpointAheadAsync(source, task, recorded, checkpoint, halt).ConfigureAwait(false);
         var asyncCommit = await CommitWithoutWaitingAsync(destination, checkpoint, halt).ConfigureAwait(false);
         var applier = new ChangeApplier(destination, checkpoint, task.Name, context.Clock)
         {
@@ -714,6 +715,23 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     /// destination has no synchronous standbys (the origin's answer covers the local disk only, so with standbys every
     /// commit keeps waiting for them as before). The checkpoint table's commits keep waiting too.
     /// </summary>
+    /// <summary>
+    /// A checkpoint ahead of where the source's WAL is now was not written by streaming from this source as it is: the
+    /// task was pointed at another server, or the source was restored from an earlier backup. Resuming after it would
+    /// skip every change up to it, so the task fails at its start instead, and applies nothing.
+    /// </summary>
+    private static async Task RefuseCheckpointAheadAsync(NpgsqlDataSource source, TaskDefinition task, SyncLsn recorded, Checkpoint checkpoint, CancellationToken ct)
+    {
+        await using var src = await ConnectionFactory.OpenAsync(source, ServerSide.Source, task.Source, ct).ConfigureAwait(false);
+        var current = SyncLsn.Parse(await src.ScalarAsync<string>(
+            "SELECT coalesce(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, '0/0')::text", ct).ConfigureAwait(false));
+        if (!current.IsValid || recorded <= current) return;
+        throw new SyncException(ErrorIds.CheckpointAheadOfSource, SyncErrorCategory.InvalidData,
+            $"Task '{task.Name}' cannot resume: the destination's checkpoint ({recorded}, in {(checkpoint.UsesOrigin ? $"replication origin {TaskNaming.OriginName(task)}" : "the task's checkpoint table")}) " +
+            $"is ahead of the source {task.Source}, whose WAL is now at {current}. It was written while streaming from another server, or the source was restored from an earlier backup; " +
+            "resuming would skip every change up to it. Run Reset-SyncTask to copy the data again.", task.Name);
+    }
+
     internal static async Task<bool> CommitWithoutWaitingAsync(NpgsqlConnection destination, Checkpoint checkpoint, CancellationToken ct)
     {
         if (!checkpoint.CanTellDurable) return false;

@@ -138,6 +138,42 @@ public sealed class FaultTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(0, await harness.StopAsync());
     }
 
+    /// <summary>
+    /// A destination checkpoint ahead of the source's WAL (written while streaming from another server, or the source
+    /// restored from an earlier backup) would skip changes: the task fails at its start, saying so, and applies nothing.
+    /// </summary>
+    [Fact]
+    public async Task ACheckpointAheadOfTheSourceFailsTheTaskInsteadOfSkippingChanges()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE notes (id int PRIMARY KEY, v text)");
+        var service = new TaskService(_temp.Store);
+        var task = service.Create("fault-ahead", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental });
+        await using (var harness = new StreamingHarness(service, db, "fault-ahead"))
+        {
+            await harness.StartAsync();
+            await db.OnSourceAsync("INSERT INTO notes VALUES (1, 'streamed')");
+            await harness.CatchUpAsync();
+            Assert.Equal(0, await harness.StopAsync(ControlAction.Pause));
+        }
+        // As if the checkpoint had been written while streaming from a server further along.
+        await db.OnDestinationAsync($"SELECT pg_replication_origin_advance('{TaskNaming.OriginName(task.Definition)}', 'FFFFFF/0')");
+        await db.OnSourceAsync("INSERT INTO notes VALUES (2, 'not to be skipped silently')");
+
+        // A worker that resumed instead would stream on: it is paused after a minute, and the exit code tells.
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var exit = await new Sync.Engine.Runtime.WorkerHost(_temp.Store, Sync.Engine.Runtime.TaskRunner.For, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).RunAsync("fault-ahead", limit.Token);
+        Assert.NotEqual(0, exit);
+        var state = service.Get("fault-ahead").State;
+        Assert.Equal(SyncTaskStatus.Failed, state.Status);
+        Assert.Equal(ErrorIds.CheckpointAheadOfSource, state.LastError?.ErrorId);
+        Assert.Contains("is ahead of the source", state.LastError!.Message, StringComparison.Ordinal);
+        Assert.Contains("FFFFFF/0", state.LastError.Message, StringComparison.Ordinal);
+        Assert.Equal(1L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM notes"));
+        await service.RemoveAsync("fault-ahead", force: true, CancellationToken.None);
+    }
+
     /// <summary>What a timed-out wait saw: the task's state, its last events and the end of its worker's log.</summary>
     private string Describe(TaskService service, string name)
     {
