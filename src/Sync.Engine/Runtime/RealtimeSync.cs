@@ -47,10 +47,14 @@ public sealed partial class RealtimeSync(TaskRunContext context)
 
         TaskScope scope;
         int sourceVersion;
+        SyncLsn sourceWal;
         (bool Row, string? WhyNot) heartbeat;
         await using (var src = await ConnectionFactory.OpenAsync(source, ServerSide.Source, task.Source, halt).ConfigureAwait(false))
         {
             sourceVersion = src.PostgreSqlVersion.Major;
+            // Read before the checkpoint is, and after it was written: a checkpoint from this source is never past it.
+            sourceWal = SyncLsn.Parse(await src.ScalarAsync<string>(
+                "SELECT coalesce(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, '0/0')::text", halt).ConfigureAwait(false));
             scope = ScopeResolver.Resolve(task, await CatalogReader.ReadAsync(src, includeFunctions: false, halt).ConfigureAwait(false));
             var state = context.Store.ReadState(task.Name);
             if (state.Stream?.SlotName is null)
@@ -58,18 +62,12 @@ public sealed partial class RealtimeSync(TaskRunContext context)
                 heartbeat = await PublicationManager.EnsureAsync(src, task, scope, halt).ConfigureAwait(false);
                 // A slot of the task's name that its state does not know was made by an attempt killed before it
                 // recorded it, after the publication: the stream starts from it, so nothing changed since is missed.
-                if (await PublicationManager.UnrecordedSlotAsync(src, task, slot, halt).ConfigureAwait(false) is { } made)
-                {
-                    context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { SlotName = slot, SlotConsistentLsn = made.ToString() } });
-                    context.Event(SyncEventKind.Progress, SyncEventLevel.Information,
-                        $"Replication slot {slot} on the source was made at {made} by an earlier attempt that ended before recording it; the task streams from it, applying changes from there on.");
-                }
-                else
-                {
-                    var consistent = await PublicationManager.CreateSlotAsync(factory.Build(task.Source, $"sync:{task.Name}:slot", replication: true).ConnectionString, slot, halt).ConfigureAwait(false);
-                    context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { SlotName = slot, SlotConsistentLsn = consistent.ToString() } });
-                    context.Event(SyncEventKind.Progress, SyncEventLevel.Information, $"Replication slot {slot} created on the source at {consistent}; changes from there on are applied.");
-                }
+                var made = await PublicationManager.UnrecordedSlotAsync(src, task, slot, halt).ConfigureAwait(false);
+                var consistent = made ?? await PublicationManager.CreateSlotAsync(factory.Build(task.Source, $"sync:{task.Name}:slot", replication: true).ConnectionString, slot, halt).ConfigureAwait(false);
+                context.UpdateState(s => s with { Stream = (s.Stream ?? new StreamProgress()) with { SlotName = slot, SlotConsistentLsn = consistent.ToString() } });
+                context.Event(SyncEventKind.Progress, SyncEventLevel.Information, made is null
+                    ? $"Replication slot {slot} created on the source at {consistent}; changes from there on are applied."
+                    : $"Replication slot {slot} on the source was made at {consistent} by an earlier attempt that ended before recording it; the task streams from it, applying changes from there on.");
             }
             else if (!await PublicationManager.SlotExistsAsync(src, slot, halt).ConfigureAwait(false))
             {
@@ -104,7 +102,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
         var replicaRole = await PrepareApplySessionAsync(destination, halt).ConfigureAwait(false);
         var checkpoint = await Checkpoint.OpenAsync(destination, task, halt).ConfigureAwait(false);
         var resumeAt = await checkpoint.ReadAsync(destination, halt).ConfigureAwait(false);
-        if (resumeAt is { } recorded) await RefuseCheckpointAheadAsync(source, task, recorded, checkpoint, halt).ConfigureAwait(false);
+        if (resumeAt is { } recorded) RefuseCheckpointAhead(task, recorded, sourceWal, checkpoint);
         var asyncCommit = await CommitWithoutWaitingAsync(destination, checkpoint, halt).ConfigureAwait(false);
         var applier = new ChangeApplier(destination, checkpoint, task.Name, context.Clock)
         {
@@ -720,11 +718,8 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     /// task was pointed at another server, or the source was restored from an earlier backup. Resuming after it would
     /// skip every change up to it, so the task fails at its start instead, and applies nothing.
     /// </summary>
-    private static async Task RefuseCheckpointAheadAsync(NpgsqlDataSource source, TaskDefinition task, SyncLsn recorded, Checkpoint checkpoint, CancellationToken ct)
+    private static void RefuseCheckpointAhead(TaskDefinition task, SyncLsn recorded, SyncLsn current, Checkpoint checkpoint)
     {
-        await using var src = await ConnectionFactory.OpenAsync(source, ServerSide.Source, task.Source, ct).ConfigureAwait(false);
-        var current = SyncLsn.Parse(await src.ScalarAsync<string>(
-            "SELECT coalesce(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, '0/0')::text", ct).ConfigureAwait(false));
         if (!current.IsValid || recorded <= current) return;
         throw new SyncException(ErrorIds.CheckpointAheadOfSource, SyncErrorCategory.InvalidData,
             $"Task '{task.Name}' cannot resume: the destination's checkpoint ({recorded}, in {(checkpoint.UsesOrigin ? $"replication origin {TaskNaming.OriginName(task)}" : "the task's checkpoint table")}) " +

@@ -57,8 +57,19 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
 
     private IEnumerable<string> Messages(string task) => _temp.Store.ReadEvents(task).Select(e => e.Event.Message);
 
+    /// <summary>The start events of the task's streams, oldest first.</summary>
+    private IEnumerable<string> Starts(string task) => Messages(task).Where(m => m.StartsWith("Streaming from slot", StringComparison.Ordinal));
+
+    /// <summary>Adds a table to the running task and waits until its table sync has handed it back to the stream.</summary>
+    private async Task AddTableAsync(TaskService service, string task, string table)
+    {
+        service.Update(task, new TaskChanges { AddTables = [table] });
+        await TestTasks.WaitUntilAsync(() => Messages(task).Any(m => m.Contains($"{table} copied again and back in the stream", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(90), () => "the added table to join the stream: " + string.Join(" | ", Messages(task)));
+    }
+
     private Task StreamingStartedAsync(string task) =>
-        TestTasks.WaitUntilAsync(() => Messages(task).Any(m => m.StartsWith("Streaming from slot", StringComparison.Ordinal)), TimeSpan.FromSeconds(60),
+        TestTasks.WaitUntilAsync(() => Starts(task).Any(), TimeSpan.FromSeconds(60),
             () => "the stream to start: " + string.Join(" | ", Messages(task)));
 
     /// <summary>
@@ -72,7 +83,7 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
         var harness = new StreamingHarness(service, db, task);
         await harness.StartAsync();
         await StreamingStartedAsync(task);
-        Assert.Contains(Messages(task), m => m.StartsWith("Streaming from slot", StringComparison.Ordinal) && m.Contains(format, StringComparison.Ordinal));
+        Assert.Contains(Starts(task), m => m.Contains(format, StringComparison.Ordinal));
         return harness;
     }
 
@@ -191,12 +202,11 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
         var service = new TaskService(_temp.Store);
         service.Create("format-text", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
             d => new TaskChanges { Mode = SyncTaskMode.FullIncremental, StreamFormat = Sync.StreamFormatOption.Text }.ApplyTo(d, _temp.Store.Secrets));
-        IEnumerable<string> Starts() => Messages("format-text").Where(m => m.StartsWith("Streaming from slot", StringComparison.Ordinal));
         await using (var harness = new StreamingHarness(service, db, "format-text"))
         {
             await harness.StartAsync();
             await StreamingStartedAsync("format-text");
-            Assert.Contains(" in text format (the task's stream format is Text (Set-SyncTask -StreamFormat Auto", Assert.Single(Starts()), StringComparison.Ordinal);
+            Assert.Contains(" in text format (the task's stream format is Text (Set-SyncTask -StreamFormat Auto", Assert.Single(Starts("format-text")), StringComparison.Ordinal);
             await db.OnSourceAsync("UPDATE ledger SET amount = amount + 1, noted = now(); INSERT INTO ledger VALUES (21, 0.5, now())");
             await harness.CatchUpAsync();
             await harness.AssertEqualAsync();
@@ -208,8 +218,8 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
         await using (var harness = new StreamingHarness(service, db, "format-text"))
         {
             await harness.StartAsync();
-            await TestTasks.WaitUntilAsync(() => Starts().Count() == 2, TimeSpan.FromSeconds(60), () => "the resumed stream to start: " + string.Join(" | ", Messages("format-text")));
-            Assert.Contains(" in binary format;", Starts().Last(), StringComparison.Ordinal);
+            await TestTasks.WaitUntilAsync(() => Starts("format-text").Count() == 2, TimeSpan.FromSeconds(60), () => "the resumed stream to start: " + string.Join(" | ", Messages("format-text")));
+            Assert.Contains(" in binary format;", Starts("format-text").Last(), StringComparison.Ordinal);
             await db.OnSourceAsync("UPDATE ledger SET amount = -amount WHERE id <= 10; DELETE FROM ledger WHERE id = 21");
             await harness.CatchUpAsync();
             await harness.AssertEqualAsync();
@@ -233,16 +243,13 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
             INSERT INTO levels SELECT g, 'ok' FROM generate_series(1, 20) g;
             """);
         var service = new TaskService(_temp.Store);
-        IEnumerable<string> Starts() => Messages("binary-3").Where(m => m.StartsWith("Streaming from slot", StringComparison.Ordinal));
         await using var harness = await StreamingAsync(service, db, "binary-3", " in binary format;", "public.ledger");
-        service.Update("binary-3", new TaskChanges { AddTables = ["public.levels"] });
-        await TestTasks.WaitUntilAsync(() => Messages("binary-3").Any(m => m.Contains("public.levels copied again and back in the stream", StringComparison.Ordinal)),
-            TimeSpan.FromSeconds(90), () => "the added table to join the stream: " + string.Join(" | ", Messages("binary-3")));
+        await AddTableAsync(service, "binary-3", "public.levels");
         await db.OnSourceAsync("INSERT INTO levels VALUES (100, 'happy'); UPDATE levels SET feeling = 'sad' WHERE id <= 5; UPDATE ledger SET amount = 0 WHERE id = 1");
-        await TestTasks.WaitUntilAsync(() => Starts().Count() == 2, TimeSpan.FromSeconds(60), () => "the stream to start again: " + string.Join(" | ", Messages("binary-3")));
+        await TestTasks.WaitUntilAsync(() => Starts("binary-3").Count() == 2, TimeSpan.FromSeconds(60), () => "the stream to start again: " + string.Join(" | ", Messages("binary-3")));
         await harness.CatchUpAsync();
         await harness.AssertEqualAsync();
-        Assert.Contains(" in binary format;", Starts().Last(), StringComparison.Ordinal);
+        Assert.Contains(" in binary format;", Starts("binary-3").Last(), StringComparison.Ordinal);
         Assert.Contains(Messages("binary-3"), m => m.Contains("The stream restarts to look up the destination's enum for column feeling of public.levels (type public.mood)", StringComparison.Ordinal));
         Assert.DoesNotContain(Messages("binary-3"), m => m.Contains("restarts in text format", StringComparison.Ordinal));
         Assert.Equal(0, await harness.StopAsync());
@@ -300,9 +307,7 @@ public sealed class BinaryStreamTests(PostgresFixture postgres) : IDisposable
         {
             await db.OnSourceAsync("UPDATE ledger SET amount = amount + 1");
             await harness.CatchUpAsync();
-            service.Update("binary-2", new TaskChanges { AddTables = ["public.moods"] });
-            await TestTasks.WaitUntilAsync(() => Messages("binary-2").Any(m => m.Contains("public.moods copied again and back in the stream", StringComparison.Ordinal)),
-                TimeSpan.FromSeconds(90), () => "the added table to join the stream: " + string.Join(" | ", Messages("binary-2")));
+            await AddTableAsync(service, "binary-2", "public.moods");
             await db.OnSourceAsync("INSERT INTO moods VALUES (100, 'happy', ARRAY['ok']::mood[], 'moods'); UPDATE moods SET feeling = 'sad' WHERE id = 1; UPDATE ledger SET amount = -1 WHERE id = 2");
             await TestTasks.WaitUntilAsync(() => Messages("binary-2").Any(m => m.Contains(" in text format (", StringComparison.Ordinal)),
                 TimeSpan.FromSeconds(60), () => "the stream to restart in text format: " + string.Join(" | ", Messages("binary-2")));
