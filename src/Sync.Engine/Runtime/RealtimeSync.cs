@@ -148,7 +148,10 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             $"Streaming from slot {slot}{(resumeAt is { } r ? $", resuming after {r}" : "")} in {(binary ? "binary format" : "text format")}{(whyText is null ? "" : $" ({whyText})")}; " +
             $"checkpoint kept in {(checkpoint.UsesOrigin ? $"replication origin {TaskNaming.OriginName(task)}" : "the task's checkpoint table")}.");
         using (var self = System.Diagnostics.Process.GetCurrentProcess())
-            LogStreamStart(context.TaskName, self.TotalProcessorTime.TotalSeconds, System.Runtime.JitInfo.GetCompilationTime().TotalSeconds, System.Runtime.JitInfo.GetCompiledMethodCount());
+            LogStreamStart(context.TaskName, self.TotalProcessorTime.TotalSeconds, System.Runtime.JitInfo.GetCompilationTime().TotalSeconds, System.Runtime.JitInfo.GetCompiledMethodCount(),
+                !OperatingSystem.IsLinux() ? "is not held (Linux only)"
+                : QuietSocket.Of(replication) is not null ? "is held between bursts"
+                : "could not be reached from the driver (its version moved it): bursts gather on a timer");
 
         using var readerStop = CancellationTokenSource.CreateLinkedTokenSource(halt);
         // At most 16 batches of up to 512 events in flight: the worker's memory stays bounded.
@@ -778,6 +781,6 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     // What the process had cost when its stream started: a fresh worker's start-up (connections, catalog, compiling). The
     // JIT's time is summed over the threads that compiled, waits included, so it can exceed the CPU.
     [LoggerMessage(EventId = 401, Level = LogLevel.Information,
-        Message = "Task {TaskName}: the stream starts; the worker has used {CpuSeconds:0.00} s of CPU, and the JIT has run for {JitSeconds:0.00} s ({Methods} methods)")]
-    private partial void LogStreamStart(string taskName, double cpuSeconds, double jitSeconds, long methods);
+        Message = "Task {TaskName}: the stream starts; the worker has used {CpuSeconds:0.00} s of CPU, and the JIT has run for {JitSeconds:0.00} s ({Methods} methods); the stream's socket {Socket}")]
+    private partial void LogStreamStart(string taskName, double cpuSeconds, double jitSeconds, long methods, string socket);
 }

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
-using System.Reflection;
+using System.Runtime.CompilerServices;
+using Npgsql.Internal;
 using Npgsql.Replication;
 
 namespace Sync.Engine.Stream;
@@ -21,8 +22,8 @@ namespace Sync.Engine.Stream;
 /// socket's measured overhead.
 /// </para>
 /// <para>
-/// Npgsql does not expose the socket, so it is read from the driver's connector by reflection. When a driver version
-/// moves it, <see cref="Of"/> returns null and the reader gathers without it (a test names the field). A Unix-domain
+/// Npgsql does not expose the socket, so it is read from the driver's connector through unsafe accessors. When a driver
+/// version moves it, <see cref="Of"/> returns null and the reader gathers without it (a test names the field). A Unix-domain
 /// connection is left alone.
 /// </para>
 /// </remarks>
@@ -40,13 +41,21 @@ internal sealed class QuietSocket
         if (!OperatingSystem.IsLinux()) return null;
         try
         {
-            var connector = typeof(ReplicationConnection).GetProperty("Connector", BindingFlags.Instance | BindingFlags.NonPublic)?.GetValue(connection);
-            return connector?.GetType().GetField("_socket", BindingFlags.Instance | BindingFlags.NonPublic)?.GetValue(connector) is Socket { ProtocolType: ProtocolType.Tcp } socket
-                ? new QuietSocket(socket)
-                : null;
+            return ConnectorOf(connection) is { } connector && SocketOf(connector) is { ProtocolType: ProtocolType.Tcp } socket ? new QuietSocket(socket) : null;
         }
-        catch (Exception e) when (e is TargetInvocationException or MemberAccessException or InvalidOperationException) { return null; }
+        catch (MissingMemberException) { return null; }
     }
+
+    // The connector is the driver's internal type (NPG9001: may change), which is what the missing-member case covers.
+#pragma warning disable NPG9001
+    // Bound when first called, with no reflection, so they also hold in a natively compiled worker (whose trimming
+    // would drop what reflection looks up by name); a member that a driver version renamed throws Missing*Exception.
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_Connector")]
+    private static extern NpgsqlConnector? ConnectorOf(ReplicationConnection connection);
+
+    [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_socket")]
+    private static extern ref Socket? SocketOf(NpgsqlConnector connector);
+#pragma warning restore NPG9001
 
     /// <summary>The low-water mark now, in bytes.</summary>
     public int LowWater => (int)_socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater)!;
