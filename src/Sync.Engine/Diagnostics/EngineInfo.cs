@@ -19,6 +19,8 @@ public static class EngineInfo
             $"builder={builder.Host}/{builder.Database}");
     }
 
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("SingleFile", "IL3000",
+        Justification = "Diagnostics only: a natively compiled worker has no assembly files, and says so with an empty location.")]
     private static string Context(System.Reflection.Assembly assembly) =>
         (AssemblyLoadContext.GetLoadContext(assembly)?.Name ?? "?") + ";" + assembly.Location;
 }

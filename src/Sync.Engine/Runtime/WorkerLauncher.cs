@@ -71,7 +71,8 @@ public static class WorkerLauncher
     /// 17 MB here). The stream allocates a few small objects per value, and collections were a large part of its CPU:
     /// a resumed worker's catch-up fell from 56-61 to 47-50 ms of worker CPU per 1000 transactions in four runs of six
     /// (57-58 in the other two), for 45-50 MB more peak memory. The runtime reads this budget from the environment only
-    /// (its runtimeconfig name does nothing), so a worker started by hand needs the variable.</item>
+    /// (its runtimeconfig name does nothing), so a worker started by hand needs the variable. The natively compiled worker
+    /// reads it too, and without it collected four times as often (docs/benchmarks.md, ninth session).</item>
     /// </list>
     /// A worker that copies keeps the defaults: in same-run comparisons the full copy ran 7-30% slower without tiering
     /// in every second round (whichever contender ran first), and 5-47% slower with the budget (docs/benchmarks.md).
@@ -79,7 +80,8 @@ public static class WorkerLauncher
     public static readonly IReadOnlyDictionary<string, string> StreamingTuning = new Dictionary<string, string>
     {
         ["DOTNET_TieredPGO"] = "0",
-        ["DOTNET_GCgen0size"] = "0x4000000",
+        // Hex without "0x": the natively compiled worker's runtime ignores a prefixed value (the managed one reads both).
+        ["DOTNET_GCgen0size"] = "4000000",
     };
 
     /// <summary>The runtime settings a worker gets: <see cref="RuntimeTuning"/>, and <see cref="StreamingTuning"/> for one that only streams.</summary>

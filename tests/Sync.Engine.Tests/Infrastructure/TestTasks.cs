@@ -23,7 +23,13 @@ public static class TestTasks
     public static TaskInfo CreateOffline(TaskService service, string name, Func<TaskDefinition, TaskDefinition>? configure = null) =>
         service.Create(name, Unreachable("src"), Unreachable("dst"), configure);
 
-    public static WorkerLaunchSpec WorkerSpec => WorkerLaunchSpec.ForWorkerAssembly(RepoPaths.WorkerDll);
+    /// <summary>
+    /// The worker the tests launch: this build's managed one, or the executable named by SYNC_TEST_WORKER (the natively
+    /// compiled worker, out/worker/Sync.Worker) to run the suite against it.
+    /// </summary>
+    public static WorkerLaunchSpec WorkerSpec => Environment.GetEnvironmentVariable("SYNC_TEST_WORKER") is { Length: > 0 } native
+        ? new WorkerLaunchSpec(native, [])
+        : WorkerLaunchSpec.ForWorkerAssembly(RepoPaths.WorkerDll);
 
     /// <summary>Polls until the condition holds or the deadline passes (tests never sleep a fixed time).</summary>
     public static Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what) => WaitUntilAsync(condition, timeout, () => what);

@@ -72,7 +72,7 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
         Assert.Equal("0", bare["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"]);
         Assert.False(bare.ContainsKey("DOTNET_TieredPGO"));
         Assert.Equal("0", streaming["DOTNET_TieredPGO"]);
-        Assert.Equal("0x4000000", streaming["DOTNET_GCgen0size"]);
+        Assert.Equal("4000000", streaming["DOTNET_GCgen0size"]);
         Assert.Equal("0", streaming["DOTNET_TC_CallCountingDelayMs"]);
         Assert.False(streaming.ContainsKey("DOTNET_TieredCompilation"));
         var all = WorkerLauncher.Tuning(false).Keys.Concat(WorkerLauncher.Tuning(true).Keys).ToHashSet();
@@ -104,7 +104,8 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
             Assert.Contains(started.State.Worker!.ProcessId.ToString(), e.Message);
 
             // A worker started behind the store's back exits at once without touching the task.
-            var direct = Process.Start(new ProcessStartInfo("dotnet", [RepoPaths.WorkerDll, "--task", "life-2", "--store", _temp.Root]) { RedirectStandardError = true })!;
+            var spec = TestTasks.WorkerSpec;
+            var direct = Process.Start(new ProcessStartInfo(spec.FileName, [.. spec.Arguments, "--task", "life-2", "--store", _temp.Root]) { RedirectStandardError = true })!;
             Assert.True(direct.WaitForExit(60_000));
             Assert.Equal(WorkerExitCode.AlreadyRunning, direct.ExitCode);
             Assert.Equal(started.State.Worker.ProcessId, service.Get("life-2").State.Worker!.ProcessId);
