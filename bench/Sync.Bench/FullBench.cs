@@ -135,7 +135,7 @@ internal static class FullBench
                 .Where(kv => string.IsNullOrEmpty(Environment.GetEnvironmentVariable(kv.Key))) // as the launcher: the caller's setting wins
                 .ToDictionary(kv => kv.Key, kv => kv.Value);
             foreach (var (k, v) in overrides ?? new Dictionary<string, string>()) environment[k] = v;
-            var run = ProcessTreeMemory.Run("dotnet", [WorkerDll, "--task", "bench-full", "--store", home], environment);
+            var run = ProcessTreeMemory.Run(Worker.FileName, [.. Worker.Arguments, "--task", "bench-full", "--store", home], environment);
             var state = service.Get("bench-full").State;
             if (state.Status != SyncTaskStatus.Completed) throw new InvalidOperationException($"Sync: {state.Status} {state.LastError?.Message}");
             if (Environment.GetEnvironmentVariable("SYNC_BENCH_VERBOSE") is not null)

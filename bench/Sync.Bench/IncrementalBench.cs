@@ -84,14 +84,14 @@ internal static partial class IncrementalBench
         var home = Directory.CreateTempSubdirectory("bench-inc-").FullName;
         var service = new TaskService(new FileTaskStore(home));
         service.Create("bench-inc", Endpoint(source, db), Endpoint(target, db), d => d with { Mode = SyncTaskMode.FullIncremental });
-        var started = await service.StartAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), [], CancellationToken.None);
+        var started = await service.StartAsync("bench-inc", Worker, [], CancellationToken.None);
         using var memory = new ProcessTreeMemory(started.State.Worker!.ProcessId);
         ProcessTreeMemory? liveMemory = null;
         await service.WaitAsync("bench-inc", WaitCondition.FullSyncComplete, TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(1), null, CancellationToken.None);
         if (resumeBeforeLive)
         {
             await service.RequestStopAsync("bench-inc", ControlAction.Pause, wait: true, CancellationToken.None);
-            var resumed = await service.ResumeAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), CancellationToken.None);
+            var resumed = await service.ResumeAsync("bench-inc", Worker, CancellationToken.None);
             liveMemory = new ProcessTreeMemory(resumed.State.Worker!.ProcessId);
             Console.WriteLine("Sync: paused and resumed after the copy; the live phase runs in a fresh streaming worker.");
         }
@@ -124,7 +124,7 @@ internal static partial class IncrementalBench
             () =>
             {
                 resumedAt = DateTimeOffset.UtcNow;
-                return service.ResumeAsync("bench-inc", WorkerLaunchSpec.ForWorkerAssembly(WorkerDll), CancellationToken.None);
+                return service.ResumeAsync("bench-inc", Worker, CancellationToken.None);
             },
             () => FollowerCpu("drain"), Processes);
         result = result with { BacklogTransactions = backlog, DrainSeconds = drain, DrainCpuSeconds = cpu };

@@ -4,6 +4,7 @@ using Npgsql;
 using Sync;
 using Sync.Bench;
 using Sync.Engine.Connections;
+using Sync.Engine.Runtime;
 using Sync.Engine.Security;
 using Sync.Engine.Store;
 using Sync.Engine.Tasks;
@@ -35,6 +36,8 @@ if (args.Contains("--durable"))
     Console.WriteLine("Servers: durable (fsync = on, full_page_writes = on).");
 }
 Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1073741824.0:0} GiB, {Environment.OSVersion}; PostgreSQL from {PostgresCluster.FindBinDirectory()}");
+_ = Shared.Worker;
+Console.WriteLine($"Sync's worker: {Shared.WorkerDescription}");
 return mode switch
 {
     "full" => await FullBench.RunAsync(Option("--scale", 20), Option("--wide-rows", 300_000), Option("--jobs", 4), Option("--repeat", 3), settings),
@@ -70,7 +73,13 @@ namespace Sync.Bench
         public static async Task WaitConfirmedAsync(PostgresCluster source, string database, string slot, string endLsn, string what)
         {
             var clock = Stopwatch.StartNew();
-            while (await ScalarAsync<bool>(source, database, $"SELECT coalesce(confirmed_flush_lsn, '0/0') < '{endLsn}'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'"))
+            // One session for every poll: the servers' connection strings do not pool, and a connection a poll (20 a
+            // second, each a backend started on the source and a SCRAM exchange on both ends) took CPU from the drain
+            // it was timing.
+            await using var connection = new NpgsqlConnection(source.ConnectionString(database));
+            await connection.OpenAsync();
+            await using var poll = new NpgsqlCommand($"SELECT coalesce(confirmed_flush_lsn, '0/0') < '{endLsn}'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'", connection);
+            while ((bool)(await poll.ExecuteScalarAsync())!)
             {
                 if (clock.Elapsed > TimeSpan.FromMinutes(30)) throw new TimeoutException($"{what} within 30 minutes");
                 await Task.Delay(50);
@@ -84,10 +93,40 @@ namespace Sync.Bench
 
         public static string Root { get; } = FindRoot();
         public static string Configuration { get; } = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
-        /// <summary>This tree's worker, or another build of it (SYNC_BENCH_WORKER) to compare two versions on the same run's servers.</summary>
-        public static string WorkerDll => Environment.GetEnvironmentVariable("SYNC_BENCH_WORKER") is { Length: > 0 } other
-            ? other
-            : Path.Combine(Root, "src", "Sync.Worker", "bin", Configuration, "net8.0", "Sync.Worker.dll");
+        /// <summary>Which worker, for the run's header: set by <see cref="ChooseWorker"/>, whose initializer runs after this one.</summary>
+        public static string WorkerDescription { get; private set; } = "";
+
+        /// <summary>
+        /// The worker the bench launches: another build named by SYNC_BENCH_WORKER (a Sync.Worker.dll, or an executable
+        /// worker) to compare two versions on the same run's servers; else this tree's natively compiled worker
+        /// (out/worker/Sync.Worker, published when the tests build, or by hand: bench/README.md); else its managed one.
+        /// </summary>
+        public static WorkerLaunchSpec Worker { get; } = ChooseWorker();
+
+        private static WorkerLaunchSpec ChooseWorker()
+        {
+            var managed = Path.Combine(Root, "src", "Sync.Worker", "bin", Configuration, "net8.0", "Sync.Worker.dll");
+            var native = Path.Combine(Root, "out", "worker", "Sync.Worker");
+            if (Environment.GetEnvironmentVariable("SYNC_BENCH_WORKER") is { Length: > 0 } other)
+            {
+                WorkerDescription = $"{other} (SYNC_BENCH_WORKER)";
+                return other.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? WorkerLaunchSpec.ForWorkerAssembly(other) : new WorkerLaunchSpec(other, []);
+            }
+            if (File.Exists(native))
+            {
+                // A native worker older than the engine's sources measures an older engine: say so, not refuse.
+                var newest = new[] { "Sync.Contracts", "Sync.Engine", "Sync.Worker" }
+                    .SelectMany(project => Directory.EnumerateFiles(Path.Combine(Root, "src", project), "*.cs*", SearchOption.AllDirectories))
+                    .Where(file => !file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
+                                   && !file.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+                    .Select(File.GetLastWriteTimeUtc).DefaultIfEmpty().Max();
+                var stale = File.GetLastWriteTimeUtc(native) < newest ? "; older than the engine's sources, republish it (bench/README.md)" : "";
+                WorkerDescription = $"natively compiled, {native} (published {File.GetLastWriteTimeUtc(native):yyyy-MM-dd HH:mm} UTC{stale})";
+                return new WorkerLaunchSpec(native, []);
+            }
+            WorkerDescription = $"managed, {managed} (no natively compiled worker at {native})";
+            return WorkerLaunchSpec.ForWorkerAssembly(managed);
+        }
 
         private static string FindRoot()
         {

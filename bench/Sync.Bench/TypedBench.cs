@@ -104,7 +104,7 @@ internal static class TypedBench
         var service = new TaskService(new FileTaskStore(home));
         service.Create("bench-typed", Endpoint(source, db), Endpoint(target, db),
             d => d with { Mode = SyncTaskMode.FullIncremental, Options = d.Options with { StreamFormat = format } });
-        var worker = WorkerLaunchSpec.ForWorkerAssembly(WorkerDll);
+        var worker = Worker;
         await service.StartAsync("bench-typed", worker, [], CancellationToken.None);
         await service.WaitAsync("bench-typed", WaitCondition.CaughtUp, TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(1), null, CancellationToken.None);
         var slot = TaskNaming.SlotName(service.Get("bench-typed").Definition);
