@@ -151,7 +151,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             LogStreamStart(context.TaskName, self.TotalProcessorTime.TotalSeconds, System.Runtime.JitInfo.GetCompilationTime().TotalSeconds, System.Runtime.JitInfo.GetCompiledMethodCount(),
                 !OperatingSystem.IsLinux() ? "is not held (Linux only)"
                 : QuietSocket.Of(replication) is not null ? "is held between bursts"
-                : "could not be reached from the driver (its version moved it): bursts gather on a timer");
+                : "is not held (a Unix-domain connection, or a driver version that moved it): bursts gather on a timer");
 
         using var readerStop = CancellationTokenSource.CreateLinkedTokenSource(halt);
         // At most 16 batches of up to 512 events in flight: the worker's memory stays bounded.

@@ -23,7 +23,7 @@ namespace Sync.Engine.Stream;
 /// </para>
 /// <para>
 /// Npgsql does not expose the socket, so it is read from the driver's connector through unsafe accessors. When a driver
-/// version moves it, <see cref="Of"/> returns null and the reader gathers without it (a test names the field). A Unix-domain
+/// version moves it, <see cref="Of"/> returns null and the reader gathers without it (QuietSocketTests then fails). A Unix-domain
 /// connection is left alone.
 /// </para>
 /// </remarks>
@@ -43,7 +43,8 @@ internal sealed class QuietSocket
         {
             return ConnectorOf(connection) is { } connector && SocketOf(connector) is { ProtocolType: ProtocolType.Tcp } socket ? new QuietSocket(socket) : null;
         }
-        catch (MissingMemberException) { return null; }
+        // A member a driver version moved (Missing*Exception), or a connection without its connector (the getter throws).
+        catch (Exception e) when (e is MissingMemberException or InvalidOperationException) { return null; }
     }
 
     // The connector is the driver's internal type (NPG9001: may change), which is what the missing-member case covers.

@@ -9,6 +9,14 @@ namespace Sync.Engine.Tests.Stream;
 public sealed class QuietSocketTests(PostgresFixture postgres)
 {
     [Fact]
+    public async Task AConnectionNotOpenYetHasNoSocketToHold()
+    {
+        // The driver's connector getter throws for it: the reader then gathers without the mark, it does not fail.
+        await using var connection = new LogicalReplicationConnection("Host=127.0.0.1;Port=1;Username=nobody");
+        Assert.Null(QuietSocket.Of(connection));
+    }
+
+    [Fact]
     public async Task TheReplicationSocketIsFoundAndItsLowWaterMarkIsRaisedForAPauseWithinItsBufferAndLoweredAfter()
     {
         await using var db = await postgres.CreateDatabasesAsync();
