@@ -24,11 +24,14 @@ public static class TestTasks
         service.Create(name, Unreachable("src"), Unreachable("dst"), configure);
 
     /// <summary>
-    /// The worker the tests launch: this build's managed one, or the executable named by SYNC_TEST_WORKER (the natively
-    /// compiled worker, out/worker/Sync.Worker) to run the suite against it.
+    /// The worker the tests launch: this build's managed one, or the one SYNC_TEST_WORKER names (an executable such as the
+    /// natively compiled out/worker/Sync.Worker, or a Sync.Worker.dll; a relative path is from the repository's root) to
+    /// run the suite against it.
     /// </summary>
-    public static WorkerLaunchSpec WorkerSpec => Environment.GetEnvironmentVariable("SYNC_TEST_WORKER") is { Length: > 0 } native
-        ? new WorkerLaunchSpec(native, [])
+    public static WorkerLaunchSpec WorkerSpec => Environment.GetEnvironmentVariable("SYNC_TEST_WORKER") is { Length: > 0 } other
+        ? Path.Combine(RepoPaths.Root, other) is var path && path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase)
+            ? WorkerLaunchSpec.ForWorkerAssembly(path)
+            : new WorkerLaunchSpec(path, [])
         : WorkerLaunchSpec.ForWorkerAssembly(RepoPaths.WorkerDll);
 
     /// <summary>Polls until the condition holds or the deadline passes (tests never sleep a fixed time).</summary>

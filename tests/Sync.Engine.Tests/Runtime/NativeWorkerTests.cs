@@ -49,34 +49,44 @@ public sealed class NativeWorkerTests(PostgresFixture postgres) : IDisposable
             d => d with { Mode = SyncTaskMode.FullIncremental });
         await using var harness = new StreamingHarness(service, db, "native");
 
-        await service.StartAsync("native", worker, [], CancellationToken.None);
-        await service.WaitAsync("native", WaitCondition.CaughtUp, TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(5), null, CancellationToken.None);
-        await db.OnSourceAsync(string.Format(Row, 201, 300));
-        await db.OnSourceAsync("UPDATE typed SET n = n + 1, m = 'happy', j = j || '{\"x\": 1}', iv = iv + interval '1 day' WHERE id % 4 = 0");   // big stays unchanged: out of line, not sent
-        await db.OnSourceAsync("UPDATE typed SET id = id + 1000 WHERE id % 50 = 0");
-        await db.OnSourceAsync("DELETE FROM typed WHERE id % 7 = 0; UPDATE keyless SET v = 'changed' WHERE k = 3; DELETE FROM keyless WHERE k = 4");
-        await harness.CatchUpAsync();
-        await harness.AssertEqualAsync();
-
-        await service.RequestStopAsync("native", ControlAction.Pause, wait: true, CancellationToken.None);
-        Assert.Equal(SyncTaskStatus.Paused, service.Get("native").State.Status);
-        await db.OnSourceAsync(string.Format(Row, 2001, 2100) + "; TRUNCATE keyless; INSERT INTO keyless VALUES (1, 'after the truncate')");
-        await service.ResumeAsync("native", worker, CancellationToken.None);
-        await harness.CatchUpAsync(TimeSpan.FromSeconds(90));
-        await harness.AssertEqualAsync();
-        Assert.Equal(1L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM keyless"));
-
-        // Both runs streamed in binary form, with nothing compiled at run time, on the socket the reader holds between bursts.
-        var starts = _temp.Store.ReadEvents("native").Select(e => e.Event.Message).Where(m => m.StartsWith("Streaming from slot", StringComparison.Ordinal)).ToList();
-        Assert.Equal(2, starts.Count);
-        Assert.All(starts, m => Assert.Contains(" in binary format", m, StringComparison.Ordinal));
-        var log = File.ReadAllLines(WorkerLauncher.LogPath(_temp.Root, "native")).Where(l => l.Contains("the stream starts;", StringComparison.Ordinal)).ToList();
-        Assert.Equal(2, log.Count);
-        Assert.All(log, l =>
+        try
         {
-            Assert.Contains("(0 methods)", l, StringComparison.Ordinal);
-            Assert.Contains("the stream's socket is held between bursts", l, StringComparison.Ordinal);
-        });
+            await service.StartAsync("native", worker, [], CancellationToken.None);
+            await service.WaitAsync("native", WaitCondition.CaughtUp, TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(5), null, CancellationToken.None);
+            await db.OnSourceAsync(string.Format(Row, 201, 300));
+            await db.OnSourceAsync("UPDATE typed SET n = n + 1, m = 'happy', j = j || '{\"x\": 1}', iv = iv + interval '1 day' WHERE id % 4 = 0");   // big stays unchanged: out of line, not sent
+            await db.OnSourceAsync("UPDATE typed SET id = id + 1000 WHERE id % 50 = 0");
+            await db.OnSourceAsync("DELETE FROM typed WHERE id % 7 = 0; UPDATE keyless SET v = 'changed' WHERE k = 3; DELETE FROM keyless WHERE k = 4");
+            await harness.CatchUpAsync();
+            await harness.AssertEqualAsync();
+
+            await service.RequestStopAsync("native", ControlAction.Pause, wait: true, CancellationToken.None);
+            Assert.Equal(SyncTaskStatus.Paused, service.Get("native").State.Status);
+            await db.OnSourceAsync(string.Format(Row, 2001, 2100) + "; TRUNCATE keyless; INSERT INTO keyless VALUES (1, 'after the truncate')");
+            await service.ResumeAsync("native", worker, CancellationToken.None);
+            await harness.CatchUpAsync(TimeSpan.FromSeconds(90));
+            await harness.AssertEqualAsync();
+            Assert.Equal(1L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM keyless"));
+
+            // Both runs streamed in binary form, with nothing compiled at run time, on the socket the reader holds between bursts.
+            var starts = _temp.Store.ReadEvents("native").Select(e => e.Event.Message).Where(m => m.StartsWith("Streaming from slot", StringComparison.Ordinal)).ToList();
+            Assert.True(starts.Count >= 2, string.Join(" | ", starts));   // more if a transient error restarted a stream
+            Assert.All(starts, m => Assert.Contains(" in binary format", m, StringComparison.Ordinal));
+            var log = File.ReadAllLines(WorkerLauncher.LogPath(_temp.Root, "native")).Where(l => l.Contains("the stream starts;", StringComparison.Ordinal)).ToList();
+            Assert.True(log.Count >= 2, string.Join(" | ", log));
+            Assert.All(log, l =>
+            {
+                Assert.Contains("(0 methods)", l, StringComparison.Ordinal);
+                Assert.Contains("the stream's socket is held between bursts", l, StringComparison.Ordinal);
+            });
+        }
+        catch
+        {
+            // A failed check must not leave a detached worker holding its slot (and this executable) for the rest of the suite.
+            try { await service.RequestStopAsync("native", ControlAction.StopForce, wait: true, CancellationToken.None); }
+            catch (Diagnostics.SyncException) { }
+            throw;
+        }
 
         var slot = TaskNaming.SlotName(service.Get("native").Definition);
         await service.RequestStopAsync("native", ControlAction.Stop, wait: true, CancellationToken.None);
