@@ -64,7 +64,10 @@ public sealed class PostgresCluster : IDisposable
             .AppendLine("listen_addresses = '127.0.0.1'")
             .AppendLine($"unix_socket_directories = '{Folder}'")
             .AppendLine("wal_level = logical")
-            .AppendLine("max_replication_slots = 40")
+            // Also the number of replication origins with a recorded position the server keeps: every task that
+            // streamed into it has one until the task is removed, and a test suite's stopped tasks add up (at 40 the
+            // 41st stream retried "could not find free replication state slot" until its test timed out).
+            .AppendLine("max_replication_slots = 100")
             .AppendLine("max_wal_senders = 40")
             .AppendLine("max_connections = 200")
             .AppendLine("fsync = off")

@@ -679,7 +679,10 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         }
     }
 
-    /// <summary>Origins are the cluster's, not the database's: dropped from a session of their own, after the applier's ends.</summary>
+    /// <summary>
+    /// Origins are the cluster's, not the database's: dropped from a session of their own, after the applier's ends. Its
+    /// backend exits after the close has returned, and holds the origin until it has (55006, "in use by PID").
+    /// </summary>
     private static async Task DropOriginAsync(NpgsqlConnection connection, DatabasePair db, TaskDefinition task)
     {
         await connection.CloseAsync();
@@ -687,6 +690,18 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
         await cleanup.OpenAsync();
         await using var drop = new NpgsqlCommand("SELECT pg_replication_origin_drop($1) WHERE pg_replication_origin_oid($1) IS NOT NULL", cleanup);
         drop.Parameters.AddWithValue(TaskNaming.OriginName(task));
-        await drop.ExecuteNonQueryAsync();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await drop.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (PostgresException e) when (e.SqlState == "55006" && clock.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                await Task.Delay(50);
+            }
+        }
     }
 }

@@ -118,7 +118,9 @@ public sealed class OlderSourceTests : IDisposable
         await using (var harness = new StreamingHarness(service, db, "old-rm"))
         {
             await harness.StartAsync();
-            Assert.Equal(0, await harness.StopAsync(ControlAction.Pause));
+            var code = await harness.StopAsync(ControlAction.Pause);
+            Assert.True(code == 0, $"The pause ended the worker with {code}: {service.Get("old-rm").State.Status}, {service.Get("old-rm").State.LastError?.Message}; " +
+                string.Join(" | ", _temp.Store.ReadEvents("old-rm").Select(e => e.Event.Message)));
         }
         // Paused: the slot and the heartbeat table stay for the resume.
         Assert.Equal(1L, await db.SourceScalarAsync<long>($"SELECT count(*) FROM pg_class WHERE relname = '{heartbeat.Name}'"));
