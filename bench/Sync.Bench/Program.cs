@@ -36,7 +36,6 @@ if (args.Contains("--durable"))
     Console.WriteLine("Servers: durable (fsync = on, full_page_writes = on).");
 }
 Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1073741824.0:0} GiB, {Environment.OSVersion}; PostgreSQL from {PostgresCluster.FindBinDirectory()}");
-_ = Shared.Worker;
 Console.WriteLine($"Sync's worker: {Shared.WorkerDescription}");
 return mode switch
 {
@@ -110,7 +109,7 @@ namespace Sync.Bench
             if (Environment.GetEnvironmentVariable("SYNC_BENCH_WORKER") is { Length: > 0 } other)
             {
                 WorkerDescription = $"{other} (SYNC_BENCH_WORKER)";
-                return other.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? WorkerLaunchSpec.ForWorkerAssembly(other) : new WorkerLaunchSpec(other, []);
+                return WorkerLaunchSpec.ForWorker(other);
             }
             if (File.Exists(native))
             {

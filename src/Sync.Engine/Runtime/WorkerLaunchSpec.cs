@@ -18,6 +18,13 @@ public sealed record WorkerLaunchSpec(string FileName, IReadOnlyList<string> Arg
         return new WorkerLaunchSpec(DotnetHost(), [workerDll]);
     }
 
+    /// <summary>
+    /// A worker named by path: a Sync.Worker.dll (as <see cref="ForWorkerAssembly"/>), or an executable worker such as the
+    /// natively compiled one, started as it is. For the bench's and the tests' choice of another build.
+    /// </summary>
+    public static WorkerLaunchSpec ForWorker(string path) =>
+        path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? ForWorkerAssembly(path) : new WorkerLaunchSpec(path, []);
+
     private static string DotnetHost()
     {
         var root = System.Environment.GetEnvironmentVariable("DOTNET_ROOT");

@@ -29,9 +29,7 @@ public static class TestTasks
     /// run the suite against it.
     /// </summary>
     public static WorkerLaunchSpec WorkerSpec => Environment.GetEnvironmentVariable("SYNC_TEST_WORKER") is { Length: > 0 } other
-        ? Path.Combine(RepoPaths.Root, other) is var path && path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase)
-            ? WorkerLaunchSpec.ForWorkerAssembly(path)
-            : new WorkerLaunchSpec(path, [])
+        ? WorkerLaunchSpec.ForWorker(Path.Combine(RepoPaths.Root, other))
         : WorkerLaunchSpec.ForWorkerAssembly(RepoPaths.WorkerDll);
 
     /// <summary>Polls until the condition holds or the deadline passes (tests never sleep a fixed time).</summary>

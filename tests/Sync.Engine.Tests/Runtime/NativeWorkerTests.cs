@@ -41,7 +41,7 @@ public sealed class NativeWorkerTests(PostgresFixture postgres) : IDisposable
     {
         Assert.True(OperatingSystem.IsLinux() && File.Exists(NativeWorker),
             $"{NativeWorker} is missing: building Sync.Engine.Tests publishes it (target PublishNativeWorker), on Linux x64.");
-        var worker = new WorkerLaunchSpec(NativeWorker, []);
+        var worker = WorkerLaunchSpec.ForWorker(NativeWorker);
         await using var db = await postgres.CreateDatabasesAsync();
         await db.OnSourceAsync(Schema + ";" + string.Format(Row, 1, 200) + "; INSERT INTO keyless SELECT g, 'v' || g FROM generate_series(1, 20) g");
         var service = new TaskService(_temp.Store);

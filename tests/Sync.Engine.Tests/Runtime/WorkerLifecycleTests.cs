@@ -51,6 +51,21 @@ public sealed class WorkerLifecycleTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
+    public void AWorkerNamedByPathRunsAnExecutableAsItIsAndADllThroughItsApphostOrDotnet()
+    {
+        var native = WorkerLaunchSpec.ForWorker("/opt/sync/Sync.Worker");
+        Assert.Equal("/opt/sync/Sync.Worker", native.FileName);
+        Assert.Empty(native.Arguments);
+        // No apphost beside this dll: it runs through dotnet.
+        var managed = WorkerLaunchSpec.ForWorker("/nowhere/Sync.Worker.dll");
+        Assert.Equal("dotnet", Path.GetFileNameWithoutExtension(managed.FileName));
+        Assert.Equal(["/nowhere/Sync.Worker.dll"], managed.Arguments);
+        // This build's dll has its apphost beside it, which is started instead.
+        var built = WorkerLaunchSpec.ForWorker(RepoPaths.WorkerDll);
+        Assert.Equal(Path.ChangeExtension(RepoPaths.WorkerDll, OperatingSystem.IsWindows() ? ".exe" : null), built.FileName);
+    }
+
+    [Fact]
     public void TheLauncherGivesWorkersItsRuntimeSettingsUnlessTheCallerHasItsOwn()
     {
         var spec = TestTasks.WorkerSpec with { Environment = new Dictionary<string, string> { ["SYNC_EXTRA"] = "x" } };
