@@ -24,9 +24,16 @@ public sealed class SnapshotCopier(NpgsqlDataSource source, NpgsqlDataSource des
         var queue = new ConcurrentQueue<CopyJob>(ordered);
         var remaining = new ConcurrentDictionary<Catalog.QualifiedName, int>(ordered.GroupBy(j => j.Table.Name).ToDictionary(g => g.Key, g => g.Count()));
         var count = Math.Max(1, Math.Min(workers, ordered.Count));
+        if (ordered.Count == 0)
+        {
+            // Nothing to copy (every table was kept from an earlier run): no session may import the snapshot, since
+            // its exporter lets go as soon as AllImported completes. A worker started anyway raced that release and
+            // failed with 'invalid snapshot identifier' when it lost.
+            _allImported.TrySetResult();
+            return;
+        }
         var imported = 0;
         using var failure = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        if (ordered.Count == 0) _allImported.TrySetResult();
         var tasks = Enumerable.Range(0, count).Select(_ => Task.Run(async () =>
         {
             try
