@@ -61,7 +61,8 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
     /// <summary>How often the applier asks what is on disk (<see cref="AsyncCommit"/>); tests lengthen it.</summary>
     internal static TimeSpan DurableInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    private long _durableAsked;
+    /// <summary>When the applier last asked what is on disk; null until it first asks, which is due at once.</summary>
+    private long? _durableAsked;
     public long AppliedTransactions { get; private set; }
     public long AppliedRows { get; private set; }
     public bool GroupOpen => _groupOpen;
@@ -198,7 +199,9 @@ public sealed class ChangeApplier(NpgsqlConnection connection, Checkpoint checkp
 
     private bool DurableDue()
     {
-        if (clock.GetElapsedTime(_durableAsked) < DurableInterval) return false;
+        // Not an elapsed time from 0: a monotonic clock counts from boot, so on a machine up for less than the interval
+        // the first question waited a whole interval.
+        if (_durableAsked is { } asked && clock.GetElapsedTime(asked) < DurableInterval) return false;
         _durableAsked = clock.GetTimestamp();
         return true;
     }
