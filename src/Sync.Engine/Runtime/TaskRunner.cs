@@ -38,9 +38,18 @@ public sealed partial class TaskRunner : ITaskRunner
                 if (failingSince is not null) context.UpdateState(s => s with { RetryingSince = null });
                 return outcome;
             }
-            catch (Exception e) when (!context.StopSignal.IsCancellationRequested && ErrorClassifier.Classify(e).Retriable)
+            catch (Exception e) when (context.StopRequested != StopMode.Force && ErrorClassifier.Classify(e).Retriable)
             {
                 var info = ErrorClassifier.Classify(e, context.TaskName);
+                if (context.StopRequested == StopMode.Pause)
+                {
+                    // The worker was asked to end anyway: a retry would only end again. The checkpoint is on the destination,
+                    // so a resume continues from it; the error stays visible. Before, such a failure (say, a connection
+                    // lost while the pause was on its way) ended the task as Failed.
+                    var at = context.Clock.GetUtcNow();
+                    context.UpdateState(s => s with { LastError = ErrorState.From(info, at) });
+                    return RunOutcome.Paused($"Paused; its last attempt had ended with an error that a resume retries: {info.Message}");
+                }
                 if (e.Data.Contains(Apply.ChangeApplier.ReplayRowByRow)) context.ApplyRowByRow = true;
                 if ((e.Data[Stream.StreamFormat.TextRestartKey] ?? e.InnerException?.Data[Stream.StreamFormat.TextRestartKey]) is string whyText) context.StreamInText = whyText;
                 var now = context.Clock.GetUtcNow();
@@ -63,10 +72,27 @@ public sealed partial class TaskRunner : ITaskRunner
                 context.UpdateState(s => s with { Status = SyncTaskStatus.Retrying, RetryingSince = failingSince, LastError = ErrorState.From(info, now) });
                 context.Event(SyncEventKind.Retry, SyncEventLevel.Warning, $"Retrying in {backoff.TotalSeconds:0} s: {info.Message}");
                 LogRetry(log, context.TaskName, backoff.TotalSeconds, info.Message);
-                await Task.Delay(backoff, context.Clock, context.StopSignal).ConfigureAwait(false);
+                await WaitBeforeRetryAsync(context, backoff).ConfigureAwait(false);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
                 context.UpdateState(s => s with { Status = SyncTaskStatus.Running });
             }
+        }
+    }
+
+    /// <summary>
+    /// The backoff. A pause or a forced stop ends it (the worker exits); a normal stop ends it too, but the task goes on to
+    /// its next attempt at once, since a normal stop still has to drain and drop the slot, and later waits of that stop end
+    /// only with a forced one.
+    /// </summary>
+    private static async Task WaitBeforeRetryAsync(TaskRunContext context, TimeSpan backoff)
+    {
+        var stopping = context.StopRequested == StopMode.Stop;
+        try
+        {
+            await Task.Delay(backoff, context.Clock, stopping ? context.Halt : context.StopSignal).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!stopping && context.StopRequested == StopMode.Stop)
+        {
         }
     }
 

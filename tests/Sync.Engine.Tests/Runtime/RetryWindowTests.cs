@@ -19,7 +19,7 @@ public sealed class RetryWindowTests : IDisposable
     private static SyncException ConnectionLost() =>
         new(ErrorIds.SourceConnectionFailed, SyncErrorCategory.ConnectionError, "connection to the source was lost", "retry", retriable: true);
 
-    private TaskRunContext Context(SteppingClock clock)
+    private TaskRunContext Context(TimeProvider clock)
     {
         var service = new TaskService(_temp.Store);
         TestTasks.CreateOffline(service, "retry", d => d with { Options = d.Options with { ConnectionRetryMinutes = 15, OtherRetryMinutes = 5 } });
@@ -119,6 +119,80 @@ public sealed class RetryWindowTests : IDisposable
         {
             attempts++;
             throw new SyncException(ErrorIds.AuthenticationFailed, SyncErrorCategory.AuthenticationError, "password authentication failed", "retry");
+        }));
+        Assert.Equal(1, attempts);
+    }
+
+    [Fact]
+    public async Task ARetriableFailureWhileAPauseIsPendingPausesTheTaskWithTheErrorShown()
+    {
+        var clock = new SteppingClock();
+        using var context = Context(clock);
+        var attempts = 0;
+        var outcome = await TaskRunner.RunWithRetriesAsync(context, c =>
+        {
+            attempts++;
+            c.RequestStop(StopMode.Pause);
+            throw ConnectionLost();
+        });
+        Assert.Equal(SyncTaskStatus.Paused, outcome.Status);
+        Assert.Equal(1, attempts);
+        Assert.Contains("connection to the source was lost", outcome.Message);
+        Assert.Equal(ErrorIds.SourceConnectionFailed, _temp.Store.ReadState("retry").LastError!.ErrorId);
+    }
+
+    [Fact]
+    public async Task ARetriableFailureWhileANormalStopIsPendingIsRetriedSoTheStopStillDrains()
+    {
+        var clock = new SteppingClock();
+        using var context = Context(clock);
+        var attempts = 0;
+        var outcome = await TaskRunner.RunWithRetriesAsync(context, c =>
+        {
+            attempts++;
+            c.RequestStop(StopMode.Stop);
+            if (attempts < 3) throw ConnectionLost();
+            return Task.FromResult(RunOutcome.Completed("drained"));
+        });
+        Assert.Equal(SyncTaskStatus.Completed, outcome.Status);
+        Assert.Equal(3, attempts);
+        // The second wait, with the stop already pending, still backed off (the stop's token was cancelled by then).
+        Assert.Contains(_temp.Store.ReadEvents("retry"), e => e.Event.Kind == SyncEventKind.Retry && e.Event.Message.StartsWith("Retrying in 2 s", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ANormalStopDuringTheBackoffGoesOnToTheNextAttemptAtOnce()
+    {
+        // On the real clock: the backoff of the first failure really waits, until the stop arrives.
+        using var context = Context(TimeProvider.System);
+        var attempts = 0;
+        var retrying = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var run = TaskRunner.RunWithRetriesAsync(context, _ =>
+        {
+            if (++attempts == 1)
+            {
+                retrying.SetResult();
+                throw ConnectionLost();
+            }
+            return Task.FromResult(RunOutcome.Completed("drained"));
+        });
+        await retrying.Task;
+        context.RequestStop(StopMode.Stop);
+        var outcome = await run.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(SyncTaskStatus.Completed, outcome.Status);
+        Assert.Equal(2, attempts);
+    }
+
+    [Fact]
+    public async Task AForcedStopIsNotRetried()
+    {
+        using var context = Context(new SteppingClock());
+        var attempts = 0;
+        await Assert.ThrowsAsync<SyncException>(() => TaskRunner.RunWithRetriesAsync(context, c =>
+        {
+            attempts++;
+            c.RequestStop(StopMode.Force);
+            throw ConnectionLost();
         }));
         Assert.Equal(1, attempts);
     }

@@ -294,6 +294,46 @@ public sealed class FaultTests(PostgresFixture postgres) : IDisposable
         await harness.AssertEqualAsync();
     }
 
+    /// <summary>
+    /// Stop-SyncTask while the source is out of reach: the stop still drains once the source is back, sets sequences and
+    /// drops the slot. Before, the stop cut the retry's wait short and the task ended Stopped with its slot left on the
+    /// source, holding WAL.
+    /// </summary>
+    [Fact]
+    public async Task ANormalStopWhileTheSourceIsUnreachableDrainsOnceItIsBack()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items VALUES (1, 'copied')");
+        using var proxy = new TcpProxy(db.SourceCluster.Port);
+        var service = new TaskService(_temp.Store);
+        var source = TestTasks.Endpoint(db.SourceCluster, db.Name) with { Port = proxy.Port };
+        var task = service.Create("fault-stop-cut", source, TestTasks.Endpoint(db.DestinationCluster, db.Name), d => d with { Mode = SyncTaskMode.FullIncremental });
+        await using var harness = new StreamingHarness(service, db, "fault-stop-cut");
+        await harness.StartAsync();
+        await db.OnSourceAsync("INSERT INTO items VALUES (2, 'streamed')");
+        await harness.CatchUpAsync();
+
+        proxy.Cut();
+        await TestTasks.WaitUntilAsync(() => service.Get("fault-stop-cut").State.Status == SyncTaskStatus.Retrying, TimeSpan.FromSeconds(30), "status Retrying");
+        await service.RequestStopAsync("fault-stop-cut", ControlAction.Stop, wait: false, CancellationToken.None);
+        await db.OnSourceAsync("INSERT INTO items VALUES (3, 'written while the source was out of reach')");
+        // The stop waits for the source (more than one backoff), instead of ending the task without its drain.
+        bool RetriedAfterTheStop()
+        {
+            var events = _temp.Store.ReadEvents("fault-stop-cut").Select(e => e.Event).ToList();
+            var received = events.FindIndex(e => e.Kind == SyncEventKind.Operator && e.Message.StartsWith("Stop requested", StringComparison.Ordinal));
+            return received >= 0 && events.Skip(received).Any(e => e.Kind == SyncEventKind.Retry);
+        }
+        await TestTasks.WaitUntilAsync(() => RetriedAfterTheStop() || harness.Worker.IsCompleted, TimeSpan.FromSeconds(30), "a retry after the stop was received");
+        Assert.False(harness.Worker.IsCompleted, $"The worker ended while the source was out of reach: {service.Get("fault-stop-cut").State.Status}");
+
+        proxy.Restore();
+        Assert.Equal(0, await harness.Worker.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(SyncTaskStatus.Completed, service.Get("fault-stop-cut").State.Status);
+        Assert.Equal(3L, await db.DestinationScalarAsync<long>("SELECT count(*) FROM items"));
+        Assert.Equal(0L, await db.SourceScalarAsync<long>($"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{TaskNaming.SlotName(task.Definition)}'"));
+    }
+
     [Fact]
     public async Task ASlotDroppedByHandFailsTheTaskAndSaysAResetIsNeeded()
     {
