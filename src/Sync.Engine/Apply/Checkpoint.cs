@@ -95,6 +95,20 @@ public sealed class Checkpoint
 
     private static SyncLsn? Parse(string? text) => text is not null && SyncLsn.TryParse(text, out var lsn) && lsn.IsValid ? lsn : null;
 
+    /// <summary>
+    /// Whether the role may keep the checkpoint in a replication origin (as <see cref="OpenAsync"/> decides): before
+    /// PostgreSQL 14 only a superuser may, from 14 a role granted every origin function the checkpoint calls.
+    /// </summary>
+    public static async Task<bool> RoleMayUseOriginsAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        if (connection.PostgreSqlVersion.Major < 14)
+            return await connection.ScalarAsync<bool>("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", ct).ConfigureAwait(false);
+        await using var grants = new NpgsqlCommand(GrantsQuery, connection);
+        await using var reader = await grants.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        await reader.ReadAsync(ct).ConfigureAwait(false);
+        return reader.GetBoolean(0);
+    }
+
     /// <summary>Whether the role may use every origin function the checkpoint calls, whether it may ask its session's progress, and whether it may read an origin's.</summary>
     /// <remarks>By signature, through to_regprocedure: a function a later release no longer has under it counts as not granted.</remarks>
     private const string GrantsQuery = """

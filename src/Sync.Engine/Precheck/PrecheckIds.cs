@@ -28,4 +28,5 @@ public static class PrecheckIds
     public const string Extensions = nameof(Extensions);
     public const string Collations = nameof(Collations);
     public const string DestinationPublications = nameof(DestinationPublications);
+    public const string ReplicationOrigins = nameof(ReplicationOrigins);
 }

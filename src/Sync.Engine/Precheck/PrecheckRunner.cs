@@ -61,6 +61,8 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
             }
             if (destination is not null)
                 checks.Add(await CheckDestinationPublicationsAsync(task, destination, ct).ConfigureAwait(false));
+            if (destination is not null && incremental)
+                checks.Add(await CheckReplicationOriginsAsync(task, destination, ct).ConfigureAwait(false));
         }
         finally
         {
@@ -68,6 +70,53 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
             if (destination is not null) await destination.DisposeAsync().ConfigureAwait(false);
         }
         return new PrecheckReport(task.Name, DateTimeOffset.UtcNow, checks);
+    }
+
+    /// <summary>
+    /// The destination keeps one replication origin state for each task whose checkpoint is an origin, and has
+    /// max_replication_slots of them (the same number as its slots, a separate pool), shared with its own subscriptions and
+    /// every other task that streams into it and was not removed. With none free, the stream's session setup fails with
+    /// "could not find free replication state slot" and retries until the window ends; this says so before the start.
+    /// </summary>
+    private static async Task<PrecheckResult> CheckReplicationOriginsAsync(TaskDefinition task, NpgsqlConnection destination, CancellationToken ct)
+    {
+        const string Name = "Replication origins";
+        var user = await destination.ScalarAsync<string>("SELECT current_user", ct).ConfigureAwait(false);
+        if (!await Apply.Checkpoint.RoleMayUseOriginsAsync(destination, ct).ConfigureAwait(false))
+            return PrecheckResult.Pass(PrecheckIds.ReplicationOrigins, Name,
+                $"{user} may not use replication origins on the destination: the task keeps its checkpoint in a table and needs no origin state.");
+        var origin = TaskNaming.OriginName(task);
+        if (!await destination.ScalarAsync<bool>("SELECT has_table_privilege('pg_catalog.pg_replication_origin_status', 'SELECT')", ct).ConfigureAwait(false))
+        {
+            // Only a superuser reads the states by default; every role reads the origins, of which at most that many hold one.
+            var (origins, limit) = await PairAsync(destination,
+                "SELECT (SELECT count(*) FROM pg_catalog.pg_replication_origin WHERE roname <> $1)::int, current_setting('max_replication_slots')::int", ct, origin).ConfigureAwait(false);
+            return origins < limit
+                ? PrecheckResult.Pass(PrecheckIds.ReplicationOrigins, Name, $"The destination has {origins} other replication origins and max_replication_slots = {limit} origin states: one is free for the task.")
+                : new PrecheckResult(PrecheckIds.ReplicationOrigins, Name, PrecheckOutcome.Warning, true,
+                    $"The destination has {origins} other replication origins and max_replication_slots = {limit} origin states, and {user} may not read pg_replication_origin_status to see how many are taken: if none is free, the task's stream cannot record its checkpoint and retries 'could not find free replication state slot'.",
+                    $"GRANT SELECT ON pg_catalog.pg_replication_origin_status TO {Identifier.Quote(user)}; -- as a superuser, for this check. Or raise max_replication_slots on the destination.");
+        }
+        await using var command = new NpgsqlCommand("""
+            SELECT count(*)::int, coalesce(bool_or(external_id = $1), false), current_setting('max_replication_slots')::int,
+                   coalesce(string_agg(external_id, ', ' ORDER BY external_id) FILTER (WHERE external_id <> $1), '')
+            FROM pg_catalog.pg_replication_origin_status
+            """, destination) { Parameters = { new() { Value = origin } } };
+        int used, max;
+        bool own;
+        string others;
+        await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            await reader.ReadAsync(ct).ConfigureAwait(false);
+            (used, own, max, others) = (reader.GetInt32(0), reader.GetBoolean(1), reader.GetInt32(2), reader.GetString(3));
+        }
+        if (own) return PrecheckResult.Pass(PrecheckIds.ReplicationOrigins, Name, $"The task's replication origin {origin} already holds its state on the destination.");
+        if (used < max)
+            return PrecheckResult.Pass(PrecheckIds.ReplicationOrigins, Name, $"{max - used} of max_replication_slots = {max} replication origin states are free on the destination.");
+        var listed = others.Length > 300 ? others[..300] + "..." : others;
+        return new PrecheckResult(PrecheckIds.ReplicationOrigins, Name, PrecheckOutcome.Failed, false,
+            $"All max_replication_slots = {max} replication origin states on the destination are in use ({listed}): the task could not record its checkpoint, and its stream would retry 'could not find free replication state slot' until its retry window ends.",
+            $"ALTER SYSTEM SET max_replication_slots = {max + 4}; -- on the destination, then restart it. Or remove tasks that are done (Remove-SyncTask drops their origins), or drop an origin nothing uses: SELECT pg_replication_origin_drop('<name>');");
     }
 
     /// <summary>
@@ -516,9 +565,10 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
         return result;
     }
 
-    private static async Task<(int, int)> PairAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
+    private static async Task<(int, int)> PairAsync(NpgsqlConnection connection, string sql, CancellationToken ct, params object[] args)
     {
         await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var arg in args) command.Parameters.Add(new NpgsqlParameter { Value = arg });
         await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
         await reader.ReadAsync(ct).ConfigureAwait(false);
         return (reader.GetInt32(0), reader.GetInt32(1));

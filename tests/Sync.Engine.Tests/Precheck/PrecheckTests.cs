@@ -340,6 +340,57 @@ public sealed class PrecheckTests(PostgresFixture postgres) : IDisposable
         Assert.Contains("max_slot_wal_keep_size is 0", zero.Message);
     }
 
+    /// <summary>
+    /// A destination whose origin states (max_replication_slots of them) are all taken by other origins fails the check
+    /// with the setting to raise, before a start whose stream would only retry "could not find free replication state
+    /// slot"; one state free, or the task's own origin among them, passes; a role that keeps its checkpoint in a table
+    /// needs none.
+    /// </summary>
+    [Fact]
+    public async Task ADestinationWithoutAFreeOriginStateFailsTheOriginCheck()
+    {
+        using var small = PostgresCluster.Start("origins", new Dictionary<string, string> { ["max_replication_slots"] = "2" });
+        await PostgresFixture.ExecuteAsync(small, "postgres", "CREATE DATABASE app");
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE t (id int PRIMARY KEY)");
+        var service = new TaskService(_temp.Store);
+        var task = service.Create("pc-origins", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(small, "app"), d => d with { Mode = SyncTaskMode.FullIncremental });
+        static string Taken(string name) => $"SELECT pg_replication_origin_create('{name}'); SELECT pg_replication_origin_advance('{name}', '0/1000')";
+        await PostgresFixture.ExecuteAsync(small, "app", Taken("their_subscription") + "; " + Taken("another_task"));
+
+        var failed = Find(await service.RunPrechecksAsync("pc-origins", CancellationToken.None), PrecheckIds.ReplicationOrigins, PrecheckOutcome.Failed);
+        Assert.Contains("max_replication_slots = 2", failed.Message);
+        Assert.Contains("another_task, their_subscription", failed.Message);
+        Assert.Contains("max_replication_slots = 6", failed.Remedy);
+        Assert.False(failed.Ignorable);
+
+        await PostgresFixture.ExecuteAsync(small, "app", "SELECT pg_replication_origin_drop('another_task')");
+        Assert.StartsWith("1 of max_replication_slots = 2", Find(await service.RunPrechecksAsync("pc-origins", CancellationToken.None), PrecheckIds.ReplicationOrigins, PrecheckOutcome.Passed).Message);
+
+        // The task's own origin holds a state already (a resumed or reset task): nothing more is needed.
+        await PostgresFixture.ExecuteAsync(small, "app", Taken(TaskNaming.OriginName(task.Definition)));
+        Assert.Contains("already holds its state", Find(await service.RunPrechecksAsync("pc-origins", CancellationToken.None), PrecheckIds.ReplicationOrigins, PrecheckOutcome.Passed).Message);
+
+        // A role that may not use origins keeps the checkpoint in a table: with every state taken, it still passes.
+        await PostgresFixture.ExecuteAsync(small, "app", $"SELECT pg_replication_origin_drop('{TaskNaming.OriginName(task.Definition)}'); " + Taken("another_task"));
+        var role = await RoleAsync(small, "");
+        service.Create("pc-origins-table", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(small, "app", role, "pw"), d => d with { Mode = SyncTaskMode.FullIncremental });
+        Assert.Contains("keeps its checkpoint in a table", Find(await service.RunPrechecksAsync("pc-origins-table", CancellationToken.None), PrecheckIds.ReplicationOrigins, PrecheckOutcome.Passed).Message);
+
+        // A role granted the origin functions but not the states' view (a superuser's by default) counts the origins,
+        // which every role may read: as many as there are states is a warning that says what to grant.
+        var granted = await RoleAsync(small, "");
+        await PostgresFixture.ExecuteAsync(small, "app", "GRANT EXECUTE ON FUNCTION pg_replication_origin_oid(text), pg_replication_origin_create(text), " +
+            $"pg_replication_origin_session_setup(text), pg_replication_origin_xact_setup(pg_lsn, timestamptz), pg_replication_origin_progress(text, boolean) TO {granted}");
+        service.Create("pc-origins-granted", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(small, "app", granted, "pw"), d => d with { Mode = SyncTaskMode.FullIncremental });
+        var unsure = Find(await service.RunPrechecksAsync("pc-origins-granted", CancellationToken.None), PrecheckIds.ReplicationOrigins, PrecheckOutcome.Warning);
+        Assert.Contains("2 other replication origins", unsure.Message);
+        Assert.Contains("GRANT SELECT ON pg_catalog.pg_replication_origin_status TO", unsure.Remedy);
+        Assert.Contains(granted, unsure.Remedy);
+        await PostgresFixture.ExecuteAsync(small, "app", "SELECT pg_replication_origin_drop('another_task'); SELECT pg_replication_origin_drop('their_subscription')");
+        Assert.Contains("one is free", Find(await service.RunPrechecksAsync("pc-origins-granted", CancellationToken.None), PrecheckIds.ReplicationOrigins, PrecheckOutcome.Passed).Message);
+    }
+
     private static PrecheckResult Find(PrecheckReport report, string id, PrecheckOutcome outcome)
     {
         var check = report.Checks.SingleOrDefault(c => c.Id == id);
