@@ -33,6 +33,12 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
     /// </summary>
     public static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>
+    /// Set while the stream runs (from its first message until the read ends): only then may a status update go over the
+    /// connection; the driver's feedback code throws a NullReferenceException while the stream is still starting.
+    /// </summary>
+    private volatile bool _streaming;
+
     /// <param name="start">Where to resume: the stream sends what committed after it (the slot's position when null).</param>
     /// <param name="ct">Ends the stream.</param>
     /// <param name="caughtUp">
@@ -88,6 +94,7 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
                     }
                 }
                 var message = messages.Current;
+                _streaming = true;
                 var length = 0;
                 while (true)
                 {
@@ -117,6 +124,7 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
         }
         finally
         {
+            _streaming = false;
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
@@ -143,6 +151,9 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
     public async Task ConfirmNowAsync(SyncLsn lsn, CancellationToken ct)
     {
         Confirm(lsn);
+        // While the stream starts (a pause received as it opened) or after it ended there is nothing to send it on. The
+        // slot keeps its older position, as after a lost stream, and the next run skips what it already applied.
+        if (!_streaming) return;
         try { await connection.SendStatusUpdate(ct).ConfigureAwait(false); }
         catch (Exception e) when (e is NpgsqlException or IOException or InvalidOperationException or ObjectDisposedException) { }
     }

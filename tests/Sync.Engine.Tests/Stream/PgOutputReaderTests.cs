@@ -48,4 +48,43 @@ public sealed class PgOutputReaderTests(PostgresFixture postgres)
         Assert.Equal(2, seen.Count(s => s == nameof(RowEvent)));
         Assert.Equal(2, seen.Count(s => s == nameof(BeginEvent)));
     }
+
+    /// <summary>
+    /// A pause that arrives while the stream is starting (received as the worker opened its stream) confirms its
+    /// position "now". The driver has nowhere to send it until the stream runs, and threw a NullReferenceException from
+    /// its feedback code, so the pause ended the task as Failed (the CI flake of OlderSourceTests.RemovingAPausedTask...).
+    /// The position is left to the slot then, as after a lost stream. The start is raced many times over: each round
+    /// confirms while the stream's first read, which starts it, is still in flight.
+    /// </summary>
+    [Fact]
+    public async Task ConfirmingNowWhileTheStreamStartsIsLeftToTheSlot()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        var slot = "starting_" + db.Name.Replace('-', '_');
+        await db.OnSourceAsync("CREATE TABLE t (id int PRIMARY KEY); CREATE PUBLICATION starting_pub FOR TABLE t");
+        await db.OnSourceAsync($"SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput')");
+        try
+        {
+            for (var round = 0; round < 30; round++)
+            {
+                await using var connection = new LogicalReplicationConnection(db.SourceConnectionString);
+                await connection.Open();
+                var reader = new PgOutputReader(connection, slot, "starting_pub", messages: false);
+                using var stop = new CancellationTokenSource();
+                await using var events = reader.ReadAsync(null, stop.Token).GetAsyncEnumerator(stop.Token);
+                var first = events.MoveNextAsync();
+                Exception? failure = null;
+                try { await reader.ConfirmNowAsync(new SyncLsn(0x1000), CancellationToken.None); }
+                catch (Exception e) { failure = e; }
+                await stop.CancelAsync();
+                try { await first; }
+                catch (OperationCanceledException) { }
+                Assert.True(failure is null, $"round {round}: {failure}");
+            }
+        }
+        finally
+        {
+            await TestTasks.WaitUntilAsync(() => db.TryDropSlotInUse(slot), TimeSpan.FromSeconds(30), $"slot {slot} dropped");
+        }
+    }
 }
