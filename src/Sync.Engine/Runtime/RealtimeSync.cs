@@ -711,12 +711,6 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     }
 
     /// <summary>
-    /// Lets the apply session commit without waiting for the destination's disk (ChangeApplier.AsyncCommit) where the
-    /// source can still be told exactly what is on disk: the checkpoint is an origin the role may ask, and the
-    /// destination has no synchronous standbys (the origin's answer covers the local disk only, so with standbys every
-    /// commit keeps waiting for them as before). The checkpoint table's commits keep waiting too.
-    /// </summary>
-    /// <summary>
     /// A checkpoint ahead of where the source's WAL is now was not written by streaming from this source as it is: the
     /// task was pointed at another server, or the source was restored from an earlier backup. Resuming after it would
     /// skip every change up to it, so the task fails at its start instead, and applies nothing.
@@ -730,6 +724,12 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             "resuming would skip every change up to it. Run Reset-SyncTask to copy the data again.", task.Name);
     }
 
+    /// <summary>
+    /// Lets the apply session commit without waiting for the destination's disk (ChangeApplier.AsyncCommit) where the
+    /// source can still be told exactly what is on disk: the checkpoint is an origin the role may ask, and the
+    /// destination has no synchronous standbys (the origin's answer covers the local disk only, so with standbys every
+    /// commit keeps waiting for them as before). The checkpoint table's commits keep waiting too.
+    /// </summary>
     internal static async Task<bool> CommitWithoutWaitingAsync(NpgsqlConnection destination, Checkpoint checkpoint, CancellationToken ct)
     {
         if (!checkpoint.CanTellDurable) return false;
@@ -745,7 +745,11 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     {
         // The stream's text values are written in these settings (ConnectionFactory.StreamTextSettings); reading them in
         // the same ones keeps dates, intervals and object names from meaning something else on the destination.
-        await using (var command = new NpgsqlCommand("SET synchronous_commit = on; SET search_path = pg_catalog; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'", destination))
+        // Commits wait for the disk (and synchronous standbys' flush) unless CommitWithoutWaitingAsync lets them go; a
+        // destination whose DBA asks for remote_apply keeps it, which "on" would weaken.
+        await using (var command = new NpgsqlCommand(
+            "SELECT set_config('synchronous_commit', CASE current_setting('synchronous_commit') WHEN 'remote_apply' THEN 'remote_apply' ELSE 'on' END, false); " +
+            "SET search_path = pg_catalog; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'", destination))
             await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         try
         {

@@ -480,6 +480,26 @@ public sealed class ChangeApplierTests(PostgresFixture postgres) : IDisposable
     }
 
     /// <summary>
+    /// The apply session's commits wait for the disk by default, whatever weaker default the destination has, and keep a
+    /// DBA's remote_apply (replicas that must show what was applied) instead of weakening it to "on".
+    /// </summary>
+    [Theory]
+    [InlineData("off", "on")]
+    [InlineData("local", "on")]
+    [InlineData("remote_write", "on")]
+    [InlineData("remote_apply", "remote_apply")]
+    public async Task TheApplySessionWaitsForTheDiskAndKeepsADbasRemoteApply(string configured, string expected)
+    {
+        await using var db = await postgres.CreateDatabasesAsync($"apply_sync_commit_{configured}");
+        await db.OnDestinationAsync($"ALTER DATABASE \"{db.Name}\" SET synchronous_commit = {configured}");
+        await using var connection = new NpgsqlConnection(db.DestinationConnectionString);
+        await connection.OpenAsync();
+        await Sync.Engine.Runtime.RealtimeSync.PrepareApplySessionAsync(connection, CancellationToken.None);
+        await using var show = new NpgsqlCommand("SHOW synchronous_commit", connection);
+        Assert.Equal(expected, (string)(await show.ExecuteScalarAsync())!);
+    }
+
+    /// <summary>
     /// The stream's session commits without waiting for the disk only where the source can still be told exactly what is
     /// on disk: an origin the role may ask, and no synchronous standbys (the origin's answer covers the local disk
     /// only); standbys configured while it runs are seen at the next question, which restarts the stream without
