@@ -74,9 +74,10 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
 
     /// <summary>
     /// The destination keeps one replication origin state for each task whose checkpoint is an origin, and has
-    /// max_replication_slots of them (the same number as its slots, a separate pool), shared with its own subscriptions and
-    /// every other task that streams into it and was not removed. With none free, the stream's session setup fails with
-    /// "could not find free replication state slot" and retries until the window ends; this says so before the start.
+    /// max_replication_slots of them (max_active_replication_origins from PostgreSQL 18), shared with its own
+    /// subscriptions and every other task that streams into it and was not removed. With none free, the stream's session
+    /// setup fails with "could not find free replication state slot" and retries until the window ends; this says so
+    /// before the start.
     /// </summary>
     private static async Task<PrecheckResult> CheckReplicationOriginsAsync(TaskDefinition task, NpgsqlConnection destination, CancellationToken ct)
     {
@@ -86,37 +87,55 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
             return PrecheckResult.Pass(PrecheckIds.ReplicationOrigins, Name,
                 $"{user} may not use replication origins on the destination: the task keeps its checkpoint in a table and needs no origin state.");
         var origin = TaskNaming.OriginName(task);
-        if (!await destination.ScalarAsync<bool>("SELECT has_table_privilege('pg_catalog.pg_replication_origin_status', 'SELECT')", ct).ConfigureAwait(false))
+        var setting = destination.PostgreSqlVersion.Major >= 18 ? "max_active_replication_origins" : "max_replication_slots";
+        var limit = await destination.ScalarAsync<int>($"SELECT current_setting('{setting}')::int", ct).ConfigureAwait(false);
+        const string Subscriptions = " Origins named pg_<number> belong to the destination's subscriptions: those go with DROP SUBSCRIPTION, not by hand.";
+        var raise = $"ALTER SYSTEM SET {setting} = {limit + 4}; -- on the destination, then restart it.";
+        if (limit == 0)
+            return new PrecheckResult(PrecheckIds.ReplicationOrigins, Name, PrecheckOutcome.Failed, false,
+                $"The destination has {setting} = 0: no replication origin can record a position there, so the task's stream could not record its checkpoint.", raise);
+
+        // Only a superuser reads the states by default (the view and the function behind it, which is checked for the
+        // caller); every role reads the origins, of which at most that many hold one.
+        if (await destination.ScalarAsync<bool>(
+                "SELECT has_table_privilege('pg_catalog.pg_replication_origin_status', 'SELECT') AND has_function_privilege('pg_catalog.pg_show_replication_origin_status()', 'EXECUTE')",
+                ct).ConfigureAwait(false))
         {
-            // Only a superuser reads the states by default; every role reads the origins, of which at most that many hold one.
-            var (origins, limit) = await PairAsync(destination,
-                "SELECT (SELECT count(*) FROM pg_catalog.pg_replication_origin WHERE roname <> $1)::int, current_setting('max_replication_slots')::int", ct, origin).ConfigureAwait(false);
-            return origins < limit
-                ? PrecheckResult.Pass(PrecheckIds.ReplicationOrigins, Name, $"The destination has {origins} other replication origins and max_replication_slots = {limit} origin states: one is free for the task.")
-                : new PrecheckResult(PrecheckIds.ReplicationOrigins, Name, PrecheckOutcome.Warning, true,
-                    $"The destination has {origins} other replication origins and max_replication_slots = {limit} origin states, and {user} may not read pg_replication_origin_status to see how many are taken: if none is free, the task's stream cannot record its checkpoint and retries 'could not find free replication state slot'.",
-                    $"GRANT SELECT ON pg_catalog.pg_replication_origin_status TO {Identifier.Quote(user)}; -- as a superuser, for this check. Or raise max_replication_slots on the destination.");
+            try
+            {
+                await using var command = new NpgsqlCommand("""
+                    SELECT count(*)::int, coalesce(bool_or(external_id = $1), false),
+                           coalesce(string_agg(external_id, ', ' ORDER BY external_id) FILTER (WHERE external_id <> $1), '')
+                    FROM pg_catalog.pg_replication_origin_status
+                    """, destination) { Parameters = { new() { Value = origin } } };
+                int used;
+                bool own;
+                string others;
+                await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
+                {
+                    await reader.ReadAsync(ct).ConfigureAwait(false);
+                    (used, own, others) = (reader.GetInt32(0), reader.GetBoolean(1), reader.GetString(2));
+                }
+                if (own) return PrecheckResult.Pass(PrecheckIds.ReplicationOrigins, Name, $"The task's replication origin {origin} already holds its state on the destination.");
+                if (used < limit)
+                    return PrecheckResult.Pass(PrecheckIds.ReplicationOrigins, Name, $"{limit - used} of {setting} = {limit} replication origin states are free on the destination.");
+                var listed = others.Length > 300 ? others[..300] + "..." : others;
+                return new PrecheckResult(PrecheckIds.ReplicationOrigins, Name, PrecheckOutcome.Failed, false,
+                    $"All {setting} = {limit} replication origin states on the destination are in use ({listed}): the task could not record its checkpoint, and its stream would retry 'could not find free replication state slot' until its retry window ends.",
+                    raise + " Or remove tasks that are done (Remove-SyncTask drops their origins), or drop an origin nothing uses: SELECT pg_replication_origin_drop('<name>');" + Subscriptions);
+            }
+            catch (PostgresException e) when (e.SqlState == "42501")
+            {
+                // Granted otherwise than asked here: counted as below.
+            }
         }
-        await using var command = new NpgsqlCommand("""
-            SELECT count(*)::int, coalesce(bool_or(external_id = $1), false), current_setting('max_replication_slots')::int,
-                   coalesce(string_agg(external_id, ', ' ORDER BY external_id) FILTER (WHERE external_id <> $1), '')
-            FROM pg_catalog.pg_replication_origin_status
-            """, destination) { Parameters = { new() { Value = origin } } };
-        int used, max;
-        bool own;
-        string others;
-        await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
-        {
-            await reader.ReadAsync(ct).ConfigureAwait(false);
-            (used, own, max, others) = (reader.GetInt32(0), reader.GetBoolean(1), reader.GetInt32(2), reader.GetString(3));
-        }
-        if (own) return PrecheckResult.Pass(PrecheckIds.ReplicationOrigins, Name, $"The task's replication origin {origin} already holds its state on the destination.");
-        if (used < max)
-            return PrecheckResult.Pass(PrecheckIds.ReplicationOrigins, Name, $"{max - used} of max_replication_slots = {max} replication origin states are free on the destination.");
-        var listed = others.Length > 300 ? others[..300] + "..." : others;
-        return new PrecheckResult(PrecheckIds.ReplicationOrigins, Name, PrecheckOutcome.Failed, false,
-            $"All max_replication_slots = {max} replication origin states on the destination are in use ({listed}): the task could not record its checkpoint, and its stream would retry 'could not find free replication state slot' until its retry window ends.",
-            $"ALTER SYSTEM SET max_replication_slots = {max + 4}; -- on the destination, then restart it. Or remove tasks that are done (Remove-SyncTask drops their origins), or drop an origin nothing uses: SELECT pg_replication_origin_drop('<name>');");
+        var origins = await destination.ScalarAsync<int>("SELECT count(*)::int FROM pg_catalog.pg_replication_origin WHERE roname <> $1", ct, origin).ConfigureAwait(false);
+        var quoted = Identifier.Quote(user);
+        return origins < limit
+            ? PrecheckResult.Pass(PrecheckIds.ReplicationOrigins, Name, $"The destination has {origins} other replication origins and {setting} = {limit} origin states: one is free for the task.")
+            : new PrecheckResult(PrecheckIds.ReplicationOrigins, Name, PrecheckOutcome.Warning, true,
+                $"The destination has {origins} other replication origins and {setting} = {limit} origin states, and {user} may not read pg_replication_origin_status to see how many are taken: if none is free, the task's stream cannot record its checkpoint and retries 'could not find free replication state slot'.",
+                $"GRANT SELECT ON pg_catalog.pg_replication_origin_status TO {quoted}; GRANT EXECUTE ON FUNCTION pg_catalog.pg_show_replication_origin_status() TO {quoted}; -- as a superuser, for this check. Or: " + raise);
     }
 
     /// <summary>
@@ -565,10 +584,9 @@ public sealed class PrecheckRunner(ConnectionFactory connections, TimeSpan? long
         return result;
     }
 
-    private static async Task<(int, int)> PairAsync(NpgsqlConnection connection, string sql, CancellationToken ct, params object[] args)
+    private static async Task<(int, int)> PairAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var arg in args) command.Parameters.Add(new NpgsqlParameter { Value = arg });
         await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
         await reader.ReadAsync(ct).ConfigureAwait(false);
         return (reader.GetInt32(0), reader.GetInt32(1));

@@ -35,6 +35,12 @@ public sealed class TaskRunContext : IDisposable
     public string TaskName => _definition.Name;
     public CancellationToken Halt => _halt.Token;
     public CancellationToken StopSignal => _stop.Token;
+
+    /// <summary>
+    /// Cancelled when the worker's process is asked to end (SIGTERM, Ctrl+C of an in-process run). It also asks for a
+    /// pause, which a pending normal stop outranks: this is what still ends that stop's waits for the source.
+    /// </summary>
+    public CancellationToken ProcessEnding { get; init; }
     public StopMode StopRequested => (StopMode)Volatile.Read(ref _stopMode);
 
     /// <summary>Set when a set-wise apply met a key conflict: the next run replays that group one row per statement.</summary>

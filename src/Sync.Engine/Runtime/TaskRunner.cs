@@ -72,7 +72,9 @@ public sealed partial class TaskRunner : ITaskRunner
                 context.UpdateState(s => s with { Status = SyncTaskStatus.Retrying, RetryingSince = failingSince, LastError = ErrorState.From(info, now) });
                 context.Event(SyncEventKind.Retry, SyncEventLevel.Warning, $"Retrying in {backoff.TotalSeconds:0} s: {info.Message}");
                 LogRetry(log, context.TaskName, backoff.TotalSeconds, info.Message);
-                await WaitBeforeRetryAsync(context, backoff).ConfigureAwait(false);
+                if (!await WaitBeforeRetryAsync(context, backoff).ConfigureAwait(false))
+                    return RunOutcome.Stopped("Stopped without its drain: the worker's process was asked to end while the stop waited to retry " +
+                        $"({info.Message}). The slot keeps the changes; Start-SyncTask resumes, and Stop-SyncTask then drains.");
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
                 context.UpdateState(s => s with { Status = SyncTaskStatus.Running });
             }
@@ -80,20 +82,22 @@ public sealed partial class TaskRunner : ITaskRunner
     }
 
     /// <summary>
-    /// The backoff. A pause or a forced stop ends it (the worker exits); a normal stop ends it too, but the task goes on to
-    /// its next attempt at once, since a normal stop still has to drain and drop the slot, and later waits of that stop end
-    /// only with a forced one.
+    /// The backoff. A pause or a forced stop ends it (the worker exits). A normal stop ends it too, but the task goes on
+    /// to its next attempt at once, since a normal stop still has to drain and drop the slot; later waits of that stop
+    /// end only with a forced stop, or with the end of the worker's process (false: the run ends without its drain).
     /// </summary>
-    private static async Task WaitBeforeRetryAsync(TaskRunContext context, TimeSpan backoff)
+    private static async Task<bool> WaitBeforeRetryAsync(TaskRunContext context, TimeSpan backoff)
     {
-        var stopping = context.StopRequested == StopMode.Stop;
-        try
+        if (context.StopRequested == StopMode.Stop)
         {
-            await Task.Delay(backoff, context.Clock, stopping ? context.Halt : context.StopSignal).ConfigureAwait(false);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(context.Halt, context.ProcessEnding);
+            try { await Task.Delay(backoff, context.Clock, wait.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) when (!context.Halt.IsCancellationRequested) { return false; }
+            return true;
         }
-        catch (OperationCanceledException) when (!stopping && context.StopRequested == StopMode.Stop)
-        {
-        }
+        try { await Task.Delay(backoff, context.Clock, context.StopSignal).ConfigureAwait(false); }
+        catch (OperationCanceledException) when (context.StopRequested == StopMode.Stop) { }
+        return true;
     }
 
     private static async Task<RunOutcome> RunStagesAsync(TaskRunContext context)

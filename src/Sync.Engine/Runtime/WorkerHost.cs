@@ -44,7 +44,7 @@ public sealed partial class WorkerHost(ITaskStore store, Func<TaskDefinition, IT
             return WorkerExitCode.TaskUnreadable;
         }
 
-        using var context = new TaskRunContext(store, definition, loggers, _clock);
+        using var context = new TaskRunContext(store, definition, loggers, _clock) { ProcessEnding = processStop };
         var now = _clock.GetUtcNow();
         var worker = new WorkerInfo { ProcessId = Environment.ProcessId, HostName = Environment.MachineName, StartedAt = now, Heartbeat = now };
         var startState = context.UpdateState(s => s with
@@ -69,6 +69,18 @@ public sealed partial class WorkerHost(ITaskStore store, Func<TaskDefinition, IT
         catch (OperationCanceledException) when (context.StopSignal.IsCancellationRequested)
         {
             outcome = context.StopRequested == StopMode.Pause ? RunOutcome.Paused() : RunOutcome.Stopped();
+        }
+        catch (Exception e) when (context.StopRequested == StopMode.Force)
+        {
+            // A forced stop abandons the run at once: what failed as it did (a driver call cut short, a connection the
+            // retries were waiting for) does not make the task Failed, and the slot is still released below. A failure
+            // other than the cancellation itself stays visible as the last error.
+            outcome = RunOutcome.Stopped();
+            if (!IsCancellation(e))
+            {
+                var info = ErrorClassifier.Classify(e, name);
+                context.UpdateState(s => s with { LastError = ErrorState.From(info, _clock.GetUtcNow()) });
+            }
         }
         catch (Exception e)
         {
@@ -105,6 +117,9 @@ public sealed partial class WorkerHost(ITaskStore store, Func<TaskDefinition, IT
         LogEnded(name, outcome.Status);
         return outcome.Status == SyncTaskStatus.Failed ? WorkerExitCode.TaskFailed : WorkerExitCode.Success;
     }
+
+    private static bool IsCancellation(Exception e) =>
+        e is OperationCanceledException or Npgsql.PostgresException { SqlState: "57014" } || (e.InnerException is { } inner && IsCancellation(inner));
 
     private async Task MonitorAsync(TaskRunContext context, long handled, CancellationToken stop)
     {

@@ -65,66 +65,73 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
         try
         {
             await using var messages = stream.GetAsyncEnumerator(ct);
-            while (true)
+            try
             {
-                var more = messages.MoveNextAsync();
-                if (more.IsCompleted)
+                while (true)
                 {
-                    if (!more.GetAwaiter().GetResult()) break;
-                }
-                else
-                {
-                    if (caughtUp is null)
+                    var more = messages.MoveNextAsync();
+                    if (more.IsCompleted)
                     {
-                        if (!await more.ConfigureAwait(false)) break;
+                        if (!more.GetAwaiter().GetResult()) break;
                     }
                     else
                     {
-                        await HandOverAsync(caughtUp, more).ConfigureAwait(false);
-                        if (!await more.ConfigureAwait(false)) break;
-                        // The first piece of what comes next has arrived: let the rest of it, and what follows, gather.
-                        if (quiet is null) await Task.Delay(Gather, ct).ConfigureAwait(false);
+                        if (caughtUp is null)
+                        {
+                            if (!await more.ConfigureAwait(false)) break;
+                        }
                         else
                         {
-                            quiet.Hold();
-                            try { quiet.Wait(Gather); }
-                            finally { quiet.Release(); }
-                            ct.ThrowIfCancellationRequested();
+                            await HandOverAsync(caughtUp, more).ConfigureAwait(false);
+                            if (!await more.ConfigureAwait(false)) break;
+                            // The first piece of what comes next has arrived: let the rest of it, and what follows, gather.
+                            if (quiet is null) await Task.Delay(Gather, ct).ConfigureAwait(false);
+                            else
+                            {
+                                quiet.Hold();
+                                try { quiet.Wait(Gather); }
+                                finally { quiet.Release(); }
+                                ct.ThrowIfCancellationRequested();
+                            }
                         }
                     }
-                }
-                var message = messages.Current;
-                _streaming = true;
-                var length = 0;
-                while (true)
-                {
-                    if (length == buffer.Length)
+                    var message = messages.Current;
+                    _streaming = true;
+                    var length = 0;
+                    while (true)
                     {
-                        var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                        buffer.AsSpan(0, length).CopyTo(larger);
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = larger;
+                        if (length == buffer.Length)
+                        {
+                            var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                            buffer.AsSpan(0, length).CopyTo(larger);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            buffer = larger;
+                        }
+                        var read = await message.Data.ReadAsync(buffer.AsMemory(length), ct).ConfigureAwait(false);
+                        if (read == 0) break;
+                        length += read;
                     }
-                    var read = await message.Data.ReadAsync(buffer.AsMemory(length), ct).ConfigureAwait(false);
-                    if (read == 0) break;
-                    length += read;
+                    var walEnd = new SyncLsn((ulong)message.WalEnd);
+                    if (spool is not null && length > 0 && spool.TryTake(buffer.AsSpan(0, length), out var committed))
+                    {
+                        if (committed is not null)
+                            foreach (var replayed in committed) yield return replayed with { ServerWalEnd = walEnd };
+                        continue;
+                    }
+                    var decoded = PgOutputParser.Parse(buffer.AsSpan(0, length));
+                    if (decoded is null) continue;
+                    decoded.ServerWalEnd = walEnd;
+                    yield return decoded;
                 }
-                var walEnd = new SyncLsn((ulong)message.WalEnd);
-                if (spool is not null && length > 0 && spool.TryTake(buffer.AsSpan(0, length), out var committed))
-                {
-                    if (committed is not null)
-                        foreach (var replayed in committed) yield return replayed with { ServerWalEnd = walEnd };
-                    continue;
-                }
-                var decoded = PgOutputParser.Parse(buffer.AsSpan(0, length));
-                if (decoded is null) continue;
-                decoded.ServerWalEnd = walEnd;
-                yield return decoded;
+            }
+            finally
+            {
+                // Before the driver's stream is disposed: from here on nothing may be sent on it.
+                _streaming = false;
             }
         }
         finally
         {
-            _streaming = false;
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }

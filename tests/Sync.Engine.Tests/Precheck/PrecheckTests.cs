@@ -377,8 +377,9 @@ public sealed class PrecheckTests(PostgresFixture postgres) : IDisposable
         service.Create("pc-origins-table", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(small, "app", role, "pw"), d => d with { Mode = SyncTaskMode.FullIncremental });
         Assert.Contains("keeps its checkpoint in a table", Find(await service.RunPrechecksAsync("pc-origins-table", CancellationToken.None), PrecheckIds.ReplicationOrigins, PrecheckOutcome.Passed).Message);
 
-        // A role granted the origin functions but not the states' view (a superuser's by default) counts the origins,
-        // which every role may read: as many as there are states is a warning that says what to grant.
+        // A role granted the origin functions but not the states (a superuser's by default: the view, and the function
+        // behind it, which is checked for the caller) counts the origins, which every role may read: as many as there
+        // are states is a warning that says what to grant. The view alone is not enough, and changes nothing.
         var granted = await RoleAsync(small, "");
         await PostgresFixture.ExecuteAsync(small, "app", "GRANT EXECUTE ON FUNCTION pg_replication_origin_oid(text), pg_replication_origin_create(text), " +
             $"pg_replication_origin_session_setup(text), pg_replication_origin_xact_setup(pg_lsn, timestamptz), pg_replication_origin_progress(text, boolean) TO {granted}");
@@ -386,9 +387,25 @@ public sealed class PrecheckTests(PostgresFixture postgres) : IDisposable
         var unsure = Find(await service.RunPrechecksAsync("pc-origins-granted", CancellationToken.None), PrecheckIds.ReplicationOrigins, PrecheckOutcome.Warning);
         Assert.Contains("2 other replication origins", unsure.Message);
         Assert.Contains("GRANT SELECT ON pg_catalog.pg_replication_origin_status TO", unsure.Remedy);
+        Assert.Contains("GRANT EXECUTE ON FUNCTION pg_catalog.pg_show_replication_origin_status() TO", unsure.Remedy);
         Assert.Contains(granted, unsure.Remedy);
+        await PostgresFixture.ExecuteAsync(small, "app", $"GRANT SELECT ON pg_replication_origin_status TO {granted}");
+        Find(await service.RunPrechecksAsync("pc-origins-granted", CancellationToken.None), PrecheckIds.ReplicationOrigins, PrecheckOutcome.Warning);
+        await PostgresFixture.ExecuteAsync(small, "app", $"GRANT EXECUTE ON FUNCTION pg_show_replication_origin_status() TO {granted}");
+        Assert.Contains("another_task, their_subscription",
+            Find(await service.RunPrechecksAsync("pc-origins-granted", CancellationToken.None), PrecheckIds.ReplicationOrigins, PrecheckOutcome.Failed).Message);
         await PostgresFixture.ExecuteAsync(small, "app", "SELECT pg_replication_origin_drop('another_task'); SELECT pg_replication_origin_drop('their_subscription')");
+        Assert.StartsWith("2 of max_replication_slots = 2", Find(await service.RunPrechecksAsync("pc-origins-granted", CancellationToken.None), PrecheckIds.ReplicationOrigins, PrecheckOutcome.Passed).Message);
+        await PostgresFixture.ExecuteAsync(small, "app", $"REVOKE SELECT ON pg_replication_origin_status FROM {granted}");
         Assert.Contains("one is free", Find(await service.RunPrechecksAsync("pc-origins-granted", CancellationToken.None), PrecheckIds.ReplicationOrigins, PrecheckOutcome.Passed).Message);
+
+        // No origin states at all: nothing could record the checkpoint.
+        await PostgresFixture.ExecuteAsync(small, "postgres", "ALTER SYSTEM SET max_replication_slots = 0");
+        small.Restart();
+        NpgsqlConnection.ClearAllPools();
+        var none = Find(await service.RunPrechecksAsync("pc-origins", CancellationToken.None), PrecheckIds.ReplicationOrigins, PrecheckOutcome.Failed);
+        Assert.Contains("max_replication_slots = 0", none.Message);
+        Assert.Contains("max_replication_slots = 4", none.Remedy);
     }
 
     private static PrecheckResult Find(PrecheckReport report, string id, PrecheckOutcome outcome)

@@ -146,6 +146,7 @@ public sealed class RetryWindowTests : IDisposable
     {
         var clock = new SteppingClock();
         using var context = Context(clock);
+        var started = clock.GetUtcNow();
         var attempts = 0;
         var outcome = await TaskRunner.RunWithRetriesAsync(context, c =>
         {
@@ -156,31 +157,57 @@ public sealed class RetryWindowTests : IDisposable
         });
         Assert.Equal(SyncTaskStatus.Completed, outcome.Status);
         Assert.Equal(3, attempts);
-        // The second wait, with the stop already pending, still backed off (the stop's token was cancelled by then).
-        Assert.Contains(_temp.Store.ReadEvents("retry"), e => e.Event.Kind == SyncEventKind.Retry && e.Event.Message.StartsWith("Retrying in 2 s", StringComparison.Ordinal));
+        // Both waits, with the stop pending (its token cancelled), still backed off: 1 s and 2 s on the stepping clock.
+        Assert.True(clock.GetUtcNow() - started >= TimeSpan.FromSeconds(3), $"the retries waited {clock.GetUtcNow() - started}");
     }
 
     [Fact]
     public async Task ANormalStopDuringTheBackoffGoesOnToTheNextAttemptAtOnce()
     {
-        // On the real clock: the backoff of the first failure really waits, until the stop arrives.
-        using var context = Context(TimeProvider.System);
+        // A clock whose waits never end by themselves: only the stop can end the first backoff.
+        var clock = new StalledClock();
+        using var context = Context(clock);
         var attempts = 0;
-        var retrying = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var run = TaskRunner.RunWithRetriesAsync(context, _ =>
         {
-            if (++attempts == 1)
-            {
-                retrying.SetResult();
-                throw ConnectionLost();
-            }
+            if (++attempts == 1) throw ConnectionLost();
             return Task.FromResult(RunOutcome.Completed("drained"));
         });
-        await retrying.Task;
+        await clock.Waiting.WaitAsync(TimeSpan.FromSeconds(30));
         context.RequestStop(StopMode.Stop);
         var outcome = await run.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(SyncTaskStatus.Completed, outcome.Status);
         Assert.Equal(2, attempts);
+    }
+
+    /// <summary>
+    /// The worker's process asked to end (SIGTERM) while a normal stop waits for the source: the pause it asks for is
+    /// outranked by the stop, so the end of the process itself ends the wait, and the run ends Stopped without its drain,
+    /// saying so, instead of retrying for the rest of the window.
+    /// </summary>
+    [Fact]
+    public async Task TheEndOfTheProcessEndsTheWaitsOfAStopThatCannotDrain()
+    {
+        var clock = new StalledClock();
+        using var ending = new CancellationTokenSource();
+        var service = new TaskService(_temp.Store);
+        TestTasks.CreateOffline(service, "retry");
+        using var context = new TaskRunContext(_temp.Store, _temp.Store.ReadDefinition("retry"), NullLoggerFactory.Instance, clock) { ProcessEnding = ending.Token };
+        var attempts = 0;
+        var run = TaskRunner.RunWithRetriesAsync(context, c =>
+        {
+            attempts++;
+            c.RequestStop(StopMode.Stop);
+            throw ConnectionLost();
+        });
+        await clock.Waiting.WaitAsync(TimeSpan.FromSeconds(30));
+        context.RequestStop(StopMode.Pause);
+        await ending.CancelAsync();
+        var outcome = await run.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(SyncTaskStatus.Stopped, outcome.Status);
+        Assert.Equal(1, attempts);
+        Assert.StartsWith("Stopped without its drain", outcome.Message);
+        Assert.Contains("connection to the source was lost", outcome.Message);
     }
 
     [Fact]
@@ -195,5 +222,26 @@ public sealed class RetryWindowTests : IDisposable
             throw ConnectionLost();
         }));
         Assert.Equal(1, attempts);
+    }
+
+    /// <summary>Real time for timestamps; its timers never fire, and <see cref="Waiting"/> completes when the first is made.</summary>
+    private sealed class StalledClock : TimeProvider
+    {
+        private readonly TaskCompletionSource _waiting = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Waiting => _waiting.Task;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            _waiting.TrySetResult();
+            return new NeverTimer();
+        }
+
+        private sealed class NeverTimer : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period) => true;
+            public void Dispose() { }
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
     }
 }

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Logging.Abstractions;
 using Sync.Engine.Diagnostics;
+using Sync.Engine.Runtime;
 using Sync.Engine.Tasks;
 using Sync.Engine.Tests.Infrastructure;
 
@@ -85,5 +87,47 @@ public sealed class ForcedStopTests(PostgresFixture postgres) : IDisposable
         foreach (var left in stopped.LeftOnServers)
             await db.OnSourceAsync(left[(left.IndexOf("remove it with: ", StringComparison.Ordinal) + "remove it with: ".Length)..]);
         Assert.Equal("0/0", await db.SourceScalarAsync<string>(ObjectsOf(task.Definition)));
+    }
+
+    /// <summary>
+    /// A forced stop cuts the run short, and what fails as it does (here a connection error, as a driver call cut off
+    /// by the stop surfaces) does not make the task Failed: it ends Stopped, still drops its slot and publication, and
+    /// keeps the error as its last. Before, it ended Failed and left the slot holding WAL on the source.
+    /// </summary>
+    [Fact]
+    public async Task WhatFailsAsAForcedStopCutsTheRunDoesNotFailTheTaskOrKeepItsSlot()
+    {
+        await using var db = await postgres.CreateDatabasesAsync();
+        await db.OnSourceAsync("CREATE TABLE t (id int PRIMARY KEY)");
+        var service = new TaskService(_temp.Store);
+        var task = service.Create("force-3", TestTasks.Endpoint(db.SourceCluster, db.Name), TestTasks.Endpoint(db.DestinationCluster, db.Name),
+            d => d with { Mode = SyncTaskMode.FullIncremental });
+        await using (var harness = new StreamingHarness(service, db, "force-3"))
+        {
+            await harness.StartAsync();
+            Assert.Equal(0, await harness.StopAsync(ControlAction.Pause));
+        }
+        Assert.Equal("1/1", await db.SourceScalarAsync<string>(ObjectsOf(task.Definition)));
+
+        var run = Task.Run(() => new WorkerHost(_temp.Store, _ => new CutShortRunner(), NullLoggerFactory.Instance).RunAsync("force-3", CancellationToken.None));
+        await TestTasks.WaitUntilAsync(() => run.IsCompleted || service.Get("force-3").State.Worker is not null, TimeSpan.FromSeconds(30), "the worker to start");
+        await service.RequestStopAsync("force-3", ControlAction.StopForce, wait: false, CancellationToken.None);
+
+        Assert.Equal(WorkerExitCode.Success, await run.WaitAsync(TimeSpan.FromSeconds(60)));
+        var stopped = service.Get("force-3").State;
+        Assert.Equal(SyncTaskStatus.Stopped, stopped.Status);
+        Assert.Contains("the connection to the source was lost", stopped.LastError!.Message);
+        Assert.Equal("0/0", await db.SourceScalarAsync<string>(ObjectsOf(task.Definition)));
+    }
+
+    /// <summary>Streams until the forced stop, then fails with a connection error, as a driver call that the stop cut off does.</summary>
+    private sealed class CutShortRunner : ITaskRunner
+    {
+        public async Task<RunOutcome> RunAsync(TaskRunContext context)
+        {
+            try { await Task.Delay(Timeout.Infinite, context.Halt); }
+            catch (OperationCanceledException) { }
+            throw new SyncException(ErrorIds.SourceConnectionFailed, SyncErrorCategory.ConnectionError, "the connection to the source was lost", context.TaskName, retriable: true);
+        }
     }
 }
