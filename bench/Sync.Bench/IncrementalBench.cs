@@ -139,7 +139,7 @@ internal static partial class IncrementalBench
         // What each worker (the copying one, the resumed one) spent compiling, from its log's last line.
         var log = WorkerLauncher.LogPath(home, "bench-inc");
         if (File.Exists(log))
-            foreach (var line in File.ReadLines(log).Where(l => l.Contains("Worker[110]", StringComparison.Ordinal) || l.Contains("RealtimeSync[401]", StringComparison.Ordinal)))
+            foreach (var line in File.ReadLines(log).Where(l => l.Contains("Worker[110]", StringComparison.Ordinal) || l.Contains("RealtimeSync[401]", StringComparison.Ordinal) || l.Contains("RealtimeSync[402]", StringComparison.Ordinal)))
                 // After the log's fixed 30-character prefix (time, level), the category and event id end at the first ']'.
                 Console.WriteLine($"Sync: {line[(line.IndexOf(']', 30) + 2)..]}");
         await service.RemoveAsync("bench-inc", force: true, CancellationToken.None);

@@ -192,6 +192,7 @@ public sealed partial class RealtimeSync(TaskRunContext context)
             try { await monitor.ConfigureAwait(false); } catch (OperationCanceledException) { }
             try { await scopeChanges.ConfigureAwait(false); } catch (OperationCanceledException) { }
             await _reports.DisposeAsync().ConfigureAwait(false);
+            LogStreamEnd(context.TaskName, queue.HandOvers, queue.ReaderWaits, queue.ApplierWaits);
         }
         if (!result.EndStream) return result.Outcome;
         // The slot can be dropped only once no walsender uses it: close the stream first.
@@ -787,4 +788,10 @@ public sealed partial class RealtimeSync(TaskRunContext context)
     [LoggerMessage(EventId = 401, Level = LogLevel.Information,
         Message = "Task {TaskName}: the stream starts; the worker has used {CpuSeconds:0.00} s of CPU, and the JIT has run for {JitSeconds:0.00} s ({Methods} methods); the stream's socket {Socket}")]
     private partial void LogStreamStart(string taskName, double cpuSeconds, double jitSeconds, long methods, string socket);
+
+    // Which side of the worker's hand-over waited for the other: a reader that waits for the applier leaves the source's
+    // walsender waiting in turn; an applier that waits for the reader is waiting for the source.
+    [LoggerMessage(EventId = 402, Level = LogLevel.Information,
+        Message = "Task {TaskName}: the stream ends; {HandOvers} batches handed over, the reader waited for the applier {ReaderWaits} times, the applier for the reader {ApplierWaits} times")]
+    private partial void LogStreamEnd(string taskName, long handOvers, long readerWaits, long applierWaits);
 }

@@ -59,8 +59,20 @@ public sealed class StreamEventQueue
         _gathering.Clear();
         _boundary = 0;
         _lastHandedOverCaughtUp = caughtUp;
-        return _channel.Writer.WriteAsync(batch, ct);
+        HandOvers++;
+        var write = _channel.Writer.WriteAsync(batch, ct);
+        if (!write.IsCompleted) ReaderWaits++;
+        return write;
     }
+
+    /// <summary>Batches handed over (the reader's side).</summary>
+    public long HandOvers { get; private set; }
+
+    /// <summary>Hand-overs that found every batch slot taken, so the reader waited for the applier (and the source's walsender, in turn, for the reader).</summary>
+    public long ReaderWaits { get; private set; }
+
+    /// <summary>Times the applier found nothing handed over and waited for the reader.</summary>
+    public long ApplierWaits { get; private set; }
 
     /// <summary>
     /// Reader side: the stream ended (with the error that ended it, if any). What was gathered is handed over first, up
@@ -106,6 +118,11 @@ public sealed class StreamEventQueue
     /// Applying side: waits until something has been handed over (events, or only the word that the reader has caught
     /// up, after which <see cref="TryRead"/> finds nothing and <see cref="IsIdle"/> holds); false when the stream has ended.
     /// </summary>
-    public ValueTask<bool> WaitToReadAsync(CancellationToken ct) =>
-        _next < _current.Events.Length ? ValueTask.FromResult(true) : _channel.Reader.WaitToReadAsync(ct);
+    public ValueTask<bool> WaitToReadAsync(CancellationToken ct)
+    {
+        if (_next < _current.Events.Length) return ValueTask.FromResult(true);
+        var wait = _channel.Reader.WaitToReadAsync(ct);
+        if (!wait.IsCompleted) ApplierWaits++;
+        return wait;
+    }
 }

@@ -115,4 +115,33 @@ public sealed class StreamEventQueueTests
         Assert.Equal(2, Drain(queue).Count);
         Assert.False(await queue.WaitToReadAsync(CancellationToken.None));
     }
+
+    /// <summary>The worker's last stream line says which side waited for the other: counted at the hand-over and at the applier's wait.</summary>
+    [Fact]
+    public async Task TheQueueCountsWhoWaitedForWhom()
+    {
+        var queue = new StreamEventQueue(capacity: 1);
+        // The applier finds nothing handed over: it waits for the reader.
+        var waiting = queue.WaitToReadAsync(CancellationToken.None);
+        Assert.False(waiting.IsCompleted);
+        Assert.Equal(1, queue.ApplierWaits);
+
+        await queue.AddAsync(Row(1), CancellationToken.None);
+        await queue.CaughtUpAsync(CancellationToken.None);
+        Assert.True(await waiting);
+        // The one slot is taken: the next hand-over waits for the applier.
+        await queue.AddAsync(Row(2), CancellationToken.None);
+        var full = queue.CaughtUpAsync(CancellationToken.None);
+        Assert.False(full.IsCompleted);
+        Assert.Equal(1, queue.ReaderWaits);
+        Assert.Equal(2, Drain(queue).Count);
+        await full;
+        Assert.Equal(2, queue.HandOvers);
+        // Something handed over and not yet read: the applier does not wait.
+        await queue.AddAsync(Row(3), CancellationToken.None);
+        await queue.CaughtUpAsync(CancellationToken.None);
+        Assert.True(await queue.WaitToReadAsync(CancellationToken.None));
+        Assert.Equal(1, queue.ApplierWaits);
+        Assert.Equal(1, queue.ReaderWaits);
+    }
 }
