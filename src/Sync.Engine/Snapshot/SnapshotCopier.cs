@@ -19,12 +19,7 @@ public sealed class SnapshotCopier(NpgsqlDataSource source, NpgsqlDataSource des
 
     public async Task CopyAsync(SnapshotLease snapshot, IReadOnlyList<CopyJob> jobs, int workers, CancellationToken ct)
     {
-        // Largest pieces first (a range counts as its share of the table), so the tail of the copy is short ranges.
-        var ordered = jobs.OrderByDescending(j => j.Table.Source.SizeBytes / Math.Max(1, j.RangeCount)).ToList();
-        var queue = new ConcurrentQueue<CopyJob>(ordered);
-        var remaining = new ConcurrentDictionary<Catalog.QualifiedName, int>(ordered.GroupBy(j => j.Table.Name).ToDictionary(g => g.Key, g => g.Count()));
-        var count = Math.Max(1, Math.Min(workers, ordered.Count));
-        if (ordered.Count == 0)
+        if (jobs.Count == 0)
         {
             // Nothing to copy (every table was kept from an earlier run): no session may import the snapshot, since
             // its exporter lets go as soon as AllImported completes. A worker started anyway raced that release and
@@ -32,6 +27,11 @@ public sealed class SnapshotCopier(NpgsqlDataSource source, NpgsqlDataSource des
             _allImported.TrySetResult();
             return;
         }
+        // Largest pieces first (a range counts as its share of the table), so the tail of the copy is short ranges.
+        var ordered = jobs.OrderByDescending(j => j.Table.Source.SizeBytes / Math.Max(1, j.RangeCount)).ToList();
+        var queue = new ConcurrentQueue<CopyJob>(ordered);
+        var remaining = new ConcurrentDictionary<Catalog.QualifiedName, int>(ordered.GroupBy(j => j.Table.Name).ToDictionary(g => g.Key, g => g.Count()));
+        var count = Math.Max(1, Math.Min(workers, ordered.Count));
         var imported = 0;
         using var failure = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var tasks = Enumerable.Range(0, count).Select(_ => Task.Run(async () =>

@@ -65,69 +65,63 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
         try
         {
             await using var messages = stream.GetAsyncEnumerator(ct);
-            try
+            // Declared after the driver's stream, so disposed before it: from then on nothing may be sent on it.
+            using var streaming = new StreamingFlag(this);
+            while (true)
             {
-                while (true)
+                var more = messages.MoveNextAsync();
+                if (more.IsCompleted)
                 {
-                    var more = messages.MoveNextAsync();
-                    if (more.IsCompleted)
+                    if (!more.GetAwaiter().GetResult()) break;
+                }
+                else
+                {
+                    if (caughtUp is null)
                     {
-                        if (!more.GetAwaiter().GetResult()) break;
+                        if (!await more.ConfigureAwait(false)) break;
                     }
                     else
                     {
-                        if (caughtUp is null)
-                        {
-                            if (!await more.ConfigureAwait(false)) break;
-                        }
+                        await HandOverAsync(caughtUp, more).ConfigureAwait(false);
+                        if (!await more.ConfigureAwait(false)) break;
+                        // The first piece of what comes next has arrived: let the rest of it, and what follows, gather.
+                        if (quiet is null) await Task.Delay(Gather, ct).ConfigureAwait(false);
                         else
                         {
-                            await HandOverAsync(caughtUp, more).ConfigureAwait(false);
-                            if (!await more.ConfigureAwait(false)) break;
-                            // The first piece of what comes next has arrived: let the rest of it, and what follows, gather.
-                            if (quiet is null) await Task.Delay(Gather, ct).ConfigureAwait(false);
-                            else
-                            {
-                                quiet.Hold();
-                                try { quiet.Wait(Gather); }
-                                finally { quiet.Release(); }
-                                ct.ThrowIfCancellationRequested();
-                            }
+                            quiet.Hold();
+                            try { quiet.Wait(Gather); }
+                            finally { quiet.Release(); }
+                            ct.ThrowIfCancellationRequested();
                         }
                     }
-                    var message = messages.Current;
-                    _streaming = true;
-                    var length = 0;
-                    while (true)
-                    {
-                        if (length == buffer.Length)
-                        {
-                            var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                            buffer.AsSpan(0, length).CopyTo(larger);
-                            ArrayPool<byte>.Shared.Return(buffer);
-                            buffer = larger;
-                        }
-                        var read = await message.Data.ReadAsync(buffer.AsMemory(length), ct).ConfigureAwait(false);
-                        if (read == 0) break;
-                        length += read;
-                    }
-                    var walEnd = new SyncLsn((ulong)message.WalEnd);
-                    if (spool is not null && length > 0 && spool.TryTake(buffer.AsSpan(0, length), out var committed))
-                    {
-                        if (committed is not null)
-                            foreach (var replayed in committed) yield return replayed with { ServerWalEnd = walEnd };
-                        continue;
-                    }
-                    var decoded = PgOutputParser.Parse(buffer.AsSpan(0, length));
-                    if (decoded is null) continue;
-                    decoded.ServerWalEnd = walEnd;
-                    yield return decoded;
                 }
-            }
-            finally
-            {
-                // Before the driver's stream is disposed: from here on nothing may be sent on it.
-                _streaming = false;
+                var message = messages.Current;
+                _streaming = true;
+                var length = 0;
+                while (true)
+                {
+                    if (length == buffer.Length)
+                    {
+                        var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, length).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+                    var read = await message.Data.ReadAsync(buffer.AsMemory(length), ct).ConfigureAwait(false);
+                    if (read == 0) break;
+                    length += read;
+                }
+                var walEnd = new SyncLsn((ulong)message.WalEnd);
+                if (spool is not null && length > 0 && spool.TryTake(buffer.AsSpan(0, length), out var committed))
+                {
+                    if (committed is not null)
+                        foreach (var replayed in committed) yield return replayed with { ServerWalEnd = walEnd };
+                    continue;
+                }
+                var decoded = PgOutputParser.Parse(buffer.AsSpan(0, length));
+                if (decoded is null) continue;
+                decoded.ServerWalEnd = walEnd;
+                yield return decoded;
             }
         }
         finally
@@ -163,6 +157,12 @@ public sealed class PgOutputReader(LogicalReplicationConnection connection, stri
         if (!_streaming) return;
         try { await connection.SendStatusUpdate(ct).ConfigureAwait(false); }
         catch (Exception e) when (e is NpgsqlException or IOException or InvalidOperationException or ObjectDisposedException) { }
+    }
+
+    /// <summary>Clears <see cref="_streaming"/> when the read ends, however it ends.</summary>
+    private sealed class StreamingFlag(PgOutputReader reader) : IDisposable
+    {
+        public void Dispose() => reader._streaming = false;
     }
 
     private sealed class Slot(string name) : LogicalReplicationSlot("pgoutput", new ReplicationSlotOptions(name));
